@@ -1,0 +1,75 @@
+"""The header every notebook and lab shares: an "Open in Colab" badge and one setup cell.
+
+The repository address lives in `greenlab.settings.REPOSITORY` only; `greenlab conventions --fix`
+rewrites every badge and setup cell from it, and the tests fail when a notebook drifts.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from greenlab.settings import REPOSITORY, REPOSITORY_URL, ROOT
+
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+
+SETUP_CELL = f'''# Setup: installs greenlab where it is missing (e.g. on Colab); does nothing where the course is installed.
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("greenlab") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY_URL}", "greenlab"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "greenlab"], check=True)
+    sys.path.insert(0, "greenlab")
+from greenlab.settings import seed_everything
+seed_everything(0)'''
+
+REQUIRED_HEADINGS = {"notebooks": ("## Learning goals", "## What we measured", "## Exercises"),
+                     "labs": ("## Exercise",)}
+
+
+def colab_badge(notebook: Path) -> str:
+    """The badge that opens `notebook` (a path inside the repository) in Colab."""
+    relative = notebook.resolve().relative_to(ROOT).as_posix()
+    return f"[![Open In Colab]({BADGE_IMAGE})](https://colab.research.google.com/github/{REPOSITORY}/blob/main/{relative})"
+
+
+def problems(notebook: Path) -> list[str]:
+    """What the notebook lacks of the shared conventions (empty when it follows them)."""
+    nb = nbformat.read(notebook, as_version=4)
+    cells = nb.cells
+    found = []
+    if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
+        found.append("the first cell must be a markdown cell starting with the '# ' title")
+    elif colab_badge(notebook) not in cells[0].source:
+        found.append("the first cell lacks the Colab badge for this notebook (greenlab conventions --fix)")
+    if "Estimated CPU runtime" not in (cells[0].source if cells else ""):
+        found.append("the first cell must state the 'Estimated CPU runtime'")
+    code = [c for c in cells if c.cell_type == "code"]
+    if not code or code[0].source != SETUP_CELL:
+        found.append("the first code cell must be the shared setup cell (greenlab conventions --fix)")
+    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    for heading in REQUIRED_HEADINGS.get(notebook.parent.name, ()):
+        if heading not in text:
+            found.append(f"no '{heading}' section")
+    return found
+
+
+def fix(notebook: Path) -> bool:
+    """Rewrite the badge and setup cell from the settings; True when the notebook changed."""
+    nb = nbformat.read(notebook, as_version=4)
+    title, code = nb.cells[0], [c for c in nb.cells if c.cell_type == "code"]
+    before = (title.source, code[0].source if code else None)
+    title.source = _BADGE.sub(colab_badge(notebook), title.source)
+    if code:
+        code[0].source = SETUP_CELL
+    if (title.source, code[0].source if code else None) == before:
+        return False
+    nbformat.write(nb, notebook)
+    return True
+
+
+def course_notebooks() -> list[Path]:
+    """Every notebook and lab of the course, in order."""
+    return sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb"))

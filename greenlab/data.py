@@ -1,0 +1,166 @@
+"""Corpora and token batches: the text every model in the course learns from.
+
+The default corpus, "pydoc", needs no network: it is the English prose of the Python language reference
+that every CPython ships for `help()` (the module `pydoc_data.topics`, ~460k characters in 79 topics).
+Bigger corpora from the Hugging Face Hub are opt-in, for learners who are online (Colab):
+
+    corpus = load_corpus()                      # offline, deterministic train/validation split
+    corpus.train_text[:80], corpus.as_dataset() # plain text, or a datasets.DatasetDict
+    load_corpus("wikitext-2")                   # online only; fails at once, with a clear message, offline
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from greenlab.settings import is_offline
+
+VALIDATION_EVERY = 10  # every 10th document (in sorted order) is held out for validation
+
+
+class OfflineError(ConnectionError):
+    """Raised at once when something needs the network and the machine is offline."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus as documents, split into train and validation."""
+
+    name: str
+    train_documents: list[str]
+    validation_documents: list[str]
+    source: str
+
+    @property
+    def train_text(self) -> str:
+        return "\n\n".join(self.train_documents)
+
+    @property
+    def validation_text(self) -> str:
+        return "\n\n".join(self.validation_documents)
+
+    def as_dataset(self):
+        """The corpus as a Hugging Face `datasets.DatasetDict` with one document per row."""
+        from datasets import Dataset, DatasetDict
+
+        return DatasetDict(
+            train=Dataset.from_dict({"text": self.train_documents}),
+            validation=Dataset.from_dict({"text": self.validation_documents}),
+        )
+
+    def __repr__(self) -> str:
+        return (f"Corpus({self.name!r}: {len(self.train_documents)} train documents, "
+                f"{len(self.train_text):,} chars; {len(self.validation_documents)} validation documents, "
+                f"{len(self.validation_text):,} chars)")
+
+
+_HEADING_RULE = re.compile(r"^[*=\-~^\"]{3,}$", re.MULTILINE)
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_text(text: str) -> str:
+    """Normalise Unicode (NFC), drop reStructuredText heading rules, trailing spaces and runs of blank lines."""
+    text = unicodedata.normalize("NFC", text)
+    text = _HEADING_RULE.sub("", text)
+    text = _TRAILING_SPACE.sub("", text)
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def split_documents(documents: list[str]) -> tuple[list[str], list[str]]:
+    """Deterministic split: every VALIDATION_EVERY-th document goes to validation, the rest to train."""
+    train = [d for i, d in enumerate(documents) if i % VALIDATION_EVERY != VALIDATION_EVERY - 1]
+    validation = [d for i, d in enumerate(documents) if i % VALIDATION_EVERY == VALIDATION_EVERY - 1]
+    return train, validation
+
+
+def _pydoc_corpus(local_path: Path | None) -> Corpus:
+    if local_path is not None:
+        raise ValueError("the 'pydoc' corpus ships with Python and takes no local_path")
+    from pydoc_data.topics import topics
+
+    documents = list(dict.fromkeys(clean_text(topics[key]) for key in sorted(topics)))  # dedup, keep order
+    train, validation = split_documents(documents)
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Corpus("pydoc", train, validation, source=f"pydoc_data.topics of Python {version} (PSF license)")
+
+
+def _wikitext2_corpus(local_path: Path | None) -> Corpus:
+    """WikiText-2 (Merity et al. 2016, CC BY-SA): Wikipedia good and featured articles."""
+    import datasets
+
+    if local_path is not None:
+        splits = datasets.load_from_disk(str(local_path))
+        source = f"WikiText-2 (raw), local copy at {local_path}"
+    else:
+        if is_offline():
+            raise OfflineError(
+                "the 'wikitext-2' corpus is downloaded from the Hugging Face Hub, and this machine is offline. "
+                "Use the default corpus (load_corpus('pydoc')), or pass local_path= to a copy saved with "
+                "DatasetDict.save_to_disk() while online.")
+        splits = datasets.load_dataset("Salesforce/wikitext", "wikitext-2-raw-v1")
+        source = "WikiText-2 (raw), Salesforce/wikitext on the Hugging Face Hub, CC BY-SA 3.0"
+    missing = {"train", "validation"} - set(splits)
+    if missing:
+        raise ValueError(f"the WikiText-2 copy at {local_path} lacks the split(s) {sorted(missing)}")
+
+    def documents(split: str) -> list[str]:
+        return [clean_text(t) for t in splits[split]["text"] if t.strip()]
+
+    return Corpus("wikitext-2", documents("train"), documents("validation"), source=source)
+
+
+CORPORA: dict[str, tuple[Callable[[Path | None], Corpus], str]] = {
+    "pydoc": (_pydoc_corpus, "offline: the Python language reference shipped with CPython (default)"),
+    "wikitext-2": (_wikitext2_corpus, "online: Wikipedia articles from the Hugging Face Hub (~11M chars)"),
+}
+
+
+def available_corpora() -> dict[str, str]:
+    """Corpus names with a one-line description."""
+    return {name: description for name, (_, description) in CORPORA.items()}
+
+
+def load_corpus(name: str = "pydoc", *, local_path: str | Path | None = None) -> Corpus:
+    """Load a corpus by name; `local_path` points an online corpus at a copy saved with `save_to_disk`."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; available: {', '.join(CORPORA)}")
+    loader, _ = CORPORA[name]
+    return loader(Path(local_path) if local_path is not None else None)
+
+
+def _check_token_ids(ids: torch.Tensor, block_size: int) -> None:
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
+        raise ValueError("token ids must be a 1-D torch.long tensor")
+    if block_size < 1:
+        raise ValueError(f"block_size must be at least 1, got {block_size}")
+    if len(ids) <= block_size:
+        raise ValueError(f"{len(ids)} tokens are too few for block_size={block_size}: need at least {block_size + 1}")
+
+
+def random_batch(ids: torch.Tensor, batch_size: int, block_size: int,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """`batch_size` random windows of `block_size` tokens (inputs) and the same windows shifted by one (targets)."""
+    _check_token_ids(ids, block_size)
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
+    windows = torch.stack([ids[s: s + block_size + 1] for s in starts.tolist()])
+    return windows[:, :-1], windows[:, 1:]
+
+
+def sequential_batches(ids: torch.Tensor, batch_size: int, block_size: int,
+                       max_batches: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Non-overlapping windows from the start of `ids`, batched: the same every time, for evaluation."""
+    _check_token_ids(ids, block_size)
+    n_windows = (len(ids) - 1) // block_size
+    windows = ids[: n_windows * block_size + 1]
+    inputs = windows[:-1].view(n_windows, block_size)
+    targets = windows[1:].view(n_windows, block_size)
+    batches = [(inputs[i: i + batch_size], targets[i: i + batch_size]) for i in range(0, n_windows, batch_size)]
+    return batches[:max_batches] if max_batches is not None else batches

@@ -1,0 +1,204 @@
+"""Measure a block of code: time, energy, CO2eq, FLOPs — and how the energy was obtained.
+
+    with measure("train tiny gpt", count_flops=True) as m:
+        train(...)
+    print(m)   # 12.3 s · 45.6 J [estimated: CPU load × TDP 8 W; RAM: estimated] · 4.7 mg CO2eq (USA) · 1.2 GFLOP
+
+Energy comes from codecarbon's `OfflineEmissionsTracker`. It *measures* where the hardware exposes counters
+(RAPL on Intel/AMD CPUs, NVML on NVIDIA GPUs) and *estimates* elsewhere — in a VM or a container without
+RAPL it multiplies the CPU load by a TDP from its table (or 4 W per thread). `Measurement.method` says which,
+and every printed figure carries it. CO2eq = energy × the carbon intensity of the chosen country's grid.
+FLOPs come from PyTorch's `torch.utils.flop_counter` (matrix multiplications and convolutions, not
+element-wise ops). A tracker that fails never costs the user's work: a warning, and `available=False`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Callable, Iterator, TypeVar
+
+from torch.utils.flop_counter import FlopCounterMode
+
+from greenlab import ledger, settings
+
+JOULES_PER_KWH = 3.6e6
+T = TypeVar("T")
+
+
+@dataclass
+class Measurement:
+    """What one measured block cost. Energies in kWh; use `energy_j` for joules."""
+
+    label: str
+    country: str
+    duration_s: float = math.nan
+    energy_kwh: float = math.nan
+    cpu_kwh: float = math.nan
+    ram_kwh: float = math.nan
+    gpu_kwh: float = math.nan
+    co2eq_kg: float = math.nan
+    method: str = "not measured"
+    flops: int | None = None
+    available: bool = False
+    timestamp: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def energy_j(self) -> float:
+        return self.energy_kwh * JOULES_PER_KWH
+
+    @property
+    def grid_gco2_per_kwh(self) -> float:
+        """Carbon intensity used, in gCO2eq/kWh (as codecarbon applied it)."""
+        return self.co2eq_kg * 1000 / self.energy_kwh if self.energy_kwh > 0 else math.nan
+
+    def as_row(self) -> dict:
+        """A flat dict: one row of the green ledger."""
+        row = asdict(self)
+        row["energy_j"] = self.energy_j
+        row["grid_gco2_per_kwh"] = self.grid_gco2_per_kwh
+        return row
+
+    def __str__(self) -> str:
+        parts = [f"{self.label}: {self.duration_s:.2f} s"]
+        if self.available:
+            parts.append(f"{format_energy(self.energy_j)} [{self.method}]")
+            parts.append(f"{format_mass(self.co2eq_kg)} CO2eq ({self.country}, {self.grid_gco2_per_kwh:.0f} g/kWh)")
+        else:
+            parts.append(f"energy unavailable [{self.method}]")
+        if self.flops is not None:
+            parts.append(format_flops(self.flops))
+        return " · ".join(parts)
+
+
+def format_energy(joules: float) -> str:
+    """Joules with a readable unit: J, kJ, then kWh."""
+    if joules < 1e3:
+        return f"{joules:.3g} J"
+    if joules < 3.6e5:
+        return f"{joules / 1e3:.3g} kJ"
+    return f"{joules / JOULES_PER_KWH:.3g} kWh"
+
+
+def format_mass(kg: float) -> str:
+    """A CO2eq mass with a readable unit, from milligrams to tonnes."""
+    for unit, scale in (("t", 1e3), ("kg", 1.0), ("g", 1e-3)):
+        if kg >= scale:
+            return f"{kg / scale:.3g} {unit}"
+    return f"{kg / 1e-6:.3g} mg"
+
+
+def format_flops(flops: float) -> str:
+    """FLOPs with an SI prefix (GFLOP, TFLOP, ...)."""
+    for prefix, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if flops >= scale:
+            return f"{flops / scale:.3g} {prefix}FLOP"
+    return f"{flops:.0f} FLOP"
+
+
+def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
+    """Run `fn()`; return its result and the FLOPs PyTorch performed (matrix products and convolutions)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        result = fn()
+    return result, counter.get_total_flops()
+
+
+@lru_cache(maxsize=1)
+def _grid_data() -> dict[str, dict]:
+    from codecarbon.input import DataSource
+
+    return DataSource().get_global_energy_mix_data()
+
+
+def check_country(code: str) -> str:
+    """The upper-cased code, or a ValueError with examples when codecarbon has no grid data for it."""
+    code = code.strip().upper()
+    if code not in _grid_data():
+        raise ValueError(f"unknown country code {code!r}: use an ISO 3166-1 alpha-3 code such as "
+                         f"USA, FRA, DEU, GBR, IND, CHN, SWE or BRA ({len(_grid_data())} are known)")
+    return code
+
+
+def grid_intensity(country: str) -> float:
+    """Carbon intensity of a country's electricity in gCO2eq/kWh, from codecarbon's energy-mix data."""
+    return _grid_data()[check_country(country)]["carbon_intensity"]
+
+
+def _describe_method(tracker) -> str:
+    """How codecarbon obtains each part of the energy, in words: measured or estimated, and from what."""
+    words = []
+    for hardware in getattr(tracker, "_hardware", []):  # codecarbon keeps no public list of its sources
+        kind, mode = type(hardware).__name__, getattr(hardware, "_mode", None)
+        if kind == "CPU":
+            if mode == "intel_rapl":
+                words.append("CPU: measured (RAPL)")
+            elif mode == "cpu_load":
+                words.append(f"CPU: estimated (load × TDP {hardware._tdp} W)")
+            elif mode == "constant":
+                words.append(f"CPU: estimated (constant, half of TDP {hardware._tdp} W)")
+            else:
+                words.append(f"CPU: {mode}")
+        elif kind == "GPU":
+            words.append("GPU: measured (NVML)")
+        elif kind == "RAM":
+            words.append("RAM: estimated (memory-size model)")
+        else:
+            words.append(f"{kind}: {mode or 'vendor tool'}")
+    return "; ".join(sorted(words)) or "unknown"
+
+
+def _start_tracker(country: str, label: str):
+    from codecarbon import OfflineEmissionsTracker
+
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)
+    tracker = OfflineEmissionsTracker(
+        project_name=label, country_iso_code=country, output_methods=[], log_level="error",
+        tracking_mode="process", measure_power_secs=1, allow_multiple_runs=True)
+    tracker.start()
+    return tracker
+
+
+def _read_tracker(tracker, m: Measurement) -> None:
+    tracker.stop()
+    data = tracker.final_emissions_data
+    m.energy_kwh, m.cpu_kwh = data.energy_consumed, data.cpu_energy
+    m.ram_kwh, m.gpu_kwh, m.co2eq_kg = data.ram_energy, data.gpu_energy, data.emissions
+    m.method = _describe_method(tracker)
+    m.available = True
+
+
+@contextmanager
+def measure(label: str, *, country: str | None = None, count_flops: bool = False,
+            record: bool = True) -> Iterator[Measurement]:
+    """Measure the `with` block; the Measurement is filled in when the block ends (and added to the ledger)."""
+    m = Measurement(label=label, country=check_country(country or settings.country()))
+    tracker = None
+    try:
+        tracker = _start_tracker(m.country, label)
+    except Exception as error:  # the user's work must never depend on the tracker
+        warnings.warn(f"energy tracker failed to start ({error}); '{label}' is timed but its energy is unavailable")
+        m.method = f"unavailable: tracker failed to start ({type(error).__name__})"
+    flop_counter = FlopCounterMode(display=False) if count_flops else nullcontext()
+    start = time.perf_counter()
+    try:
+        with flop_counter:
+            yield m
+    finally:  # also when the block raises: stop the tracker, then let the error through unrecorded
+        m.duration_s = time.perf_counter() - start
+        if count_flops:
+            m.flops = flop_counter.get_total_flops()
+        if tracker is not None:
+            try:
+                _read_tracker(tracker, m)
+            except Exception as error:
+                warnings.warn(f"energy tracker failed to stop ({error}); '{label}' is timed, its energy unavailable")
+                m.method = f"unavailable: tracker failed ({type(error).__name__})"
+    if record:
+        ledger.record(m.as_row())

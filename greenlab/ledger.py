@@ -1,0 +1,84 @@
+"""The green ledger: one row for every measured run of the course, kept in a CSV file in the cache folder.
+
+`greenlab.energy.measure` appends to it; notebooks show it as a table. Every Python process (one notebook
+kernel, one script) is a *session*, so a notebook can show just what it measured itself:
+
+    ledger.table(this_session=True)
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from greenlab.settings import cache_dir
+
+SESSION = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
+
+COLUMNS = ["timestamp", "session", "label", "duration_s", "energy_j", "energy_kwh", "cpu_kwh", "ram_kwh",
+           "gpu_kwh", "co2eq_kg", "country", "grid_gco2_per_kwh", "flops", "method", "available"]
+
+SHOWN = {"label": "run", "duration_s": "time (s)", "energy_j": "energy (J)", "co2eq_kg": "CO2eq (g)",
+         "flops": "GFLOP", "method": "how energy was obtained"}
+
+
+def ledger_path() -> Path:
+    return cache_dir() / "ledger.csv"
+
+
+def _has_valid_header(path: Path) -> bool:
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        return next(csv.reader(f), None) == COLUMNS
+
+
+def _set_aside_if_corrupt(path: Path) -> None:
+    """A ledger that is not ours is renamed (kept for inspection) and a new one begun, with a warning."""
+    if path.exists() and not _has_valid_header(path):
+        backup = path.with_name(f"{path.name}.corrupt-{datetime.now():%Y%m%d%H%M%S}")
+        path.rename(backup)
+        warnings.warn(f"the green ledger {path} was unreadable; it was moved to {backup} and a new one started")
+
+
+def record(row: dict) -> None:
+    """Append one run (a dict with the ledger's columns; `session` is filled in) to the ledger."""
+    path = ledger_path()
+    _set_aside_if_corrupt(path)
+    is_new = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        if is_new:
+            writer.writeheader()
+        writer.writerow({**row, "session": SESSION})
+
+
+def load() -> pd.DataFrame:
+    """Every recorded run as a DataFrame (empty when nothing was recorded yet)."""
+    path = ledger_path()
+    if not path.exists():
+        return pd.DataFrame(columns=COLUMNS)
+    try:
+        _set_aside_if_corrupt(path)
+        return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        backup = path.with_name(f"{path.name}.corrupt-{datetime.now():%Y%m%d%H%M%S}")
+        path.rename(backup)
+        warnings.warn(f"the green ledger {path} could not be read ({error}); moved to {backup}, starting anew")
+        return pd.DataFrame(columns=COLUMNS)
+
+
+def table(this_session: bool = False, last: int | None = None) -> pd.DataFrame:
+    """A readable table of the ledger: time, energy (J), CO2eq (g), GFLOP and the method, one row a run."""
+    runs = load()
+    if this_session:
+        runs = runs[runs["session"] == SESSION]
+    if last is not None:
+        runs = runs.tail(last)
+    shown = runs[list(SHOWN)].copy()
+    shown["co2eq_kg"] = shown["co2eq_kg"] * 1000
+    shown["flops"] = shown["flops"] / 1e9
+    return shown.rename(columns=SHOWN).reset_index(drop=True)

@@ -1,0 +1,80 @@
+"""Settings every other module reads: where things live, whether we are online, seeds, the compute profile.
+
+Everything here can be changed with one environment variable, so a notebook never needs editing:
+
+    GREENLAB_CACHE    cache folder (trained models, the green ledger)   default ~/.cache/greenlab
+    GREENLAB_PROFILE  "cpu" (course size, minutes on 2 cores) or "gpu"  default cpu
+    GREENLAB_COUNTRY  ISO 3166-1 alpha-3 code of the electricity grid   default USA
+    GREENLAB_OFFLINE  "1" never tries the network                       default: probe when asked
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPOSITORY = "greenlab-course/greenlab"  # GitHub owner/name: the Colab badges and setup cells use it
+REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+
+PROFILES = ("cpu", "gpu")
+DEFAULT_COUNTRY = "USA"  # a grid near the world average (~370 gCO2eq/kWh in codecarbon's 2023 data)
+
+_OFFLINE_FLAGS = ("GREENLAB_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+_PROBE_HOST = ("huggingface.co", 443)
+
+
+def cache_dir() -> Path:
+    """The folder for trained models and the green ledger (created when missing)."""
+    path = Path(os.environ.get("GREENLAB_CACHE", Path.home() / ".cache" / "greenlab")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def profile() -> str:
+    """The compute profile: "cpu" sizes every experiment for 2 cores, "gpu" for a learner with a GPU."""
+    name = os.environ.get("GREENLAB_PROFILE", "cpu").strip().lower()
+    if name not in PROFILES:
+        raise ValueError(f"GREENLAB_PROFILE={name!r} is not a profile; choose one of {', '.join(PROFILES)}")
+    return name
+
+
+def device() -> torch.device:
+    """The device the "gpu" profile trains on when a GPU is present; the CPU otherwise."""
+    if profile() == "gpu" and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def country() -> str:
+    """The electricity grid whose carbon intensity turns energy into CO2eq."""
+    return os.environ.get("GREENLAB_COUNTRY", DEFAULT_COUNTRY).strip().upper()
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_offline(timeout_s: float = 2.0) -> bool:
+    """True when an offline flag is set or the Hugging Face Hub cannot be reached within `timeout_s`."""
+    if any(_flag(name) for name in _OFFLINE_FLAGS):
+        return True
+    try:
+        with socket.create_connection(_PROBE_HOST, timeout=timeout_s):
+            return False
+    except Exception:  # no DNS, no route, refused, or a test's socket guard: all mean offline
+        return True
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch so that a run repeats exactly on one machine."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

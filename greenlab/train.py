@@ -1,0 +1,202 @@
+"""One small training loop for causal language models, used by every notebook.
+
+A model here is any `torch.nn.Module` that maps token ids (batch, time) to logits (batch, time, vocab).
+The loop: AdamW (no weight decay on biases and norms), linear warmup then cosine decay, gradient clipping,
+periodic validation loss and perplexity, a progress bar with the live loss, fixed seeds (same seed, same
+model => the same losses on one machine), and the whole run measured by `greenlab.energy` — time, energy,
+CO2eq and FLOPs — into the green ledger. Checkpoints are safetensors files, never pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_model
+from tqdm.auto import tqdm
+
+from greenlab.data import random_batch, sequential_batches
+from greenlab.energy import Measurement, count_flops, measure
+from greenlab.settings import device
+
+
+class ConfigError(ValueError):
+    """A training configuration with a bad value; the message names the field."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 200
+    batch_size: int = 16
+    block_size: int = 64
+    learning_rate: float = 3e-3
+    min_learning_rate: float = 3e-4
+    warmup_steps: int = 20
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    eval_interval: int = 50  # validate every this many steps, and after the last one
+    eval_batches: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = ("steps", "batch_size", "block_size", "learning_rate", "eval_interval", "eval_batches")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = int if f.type == "int" else (int, float)
+            if isinstance(value, bool) or not isinstance(value, expected):
+                raise ConfigError(f"TrainConfig.{f.name} must be a number of type {f.type}, got {value!r}")
+            if f.name in positive and value <= 0:
+                raise ConfigError(f"TrainConfig.{f.name} must be > 0, got {value!r}")
+            if value < 0:
+                raise ConfigError(f"TrainConfig.{f.name} must be >= 0, got {value!r}")
+        if self.min_learning_rate > self.learning_rate:
+            raise ConfigError(f"TrainConfig.min_learning_rate ({self.min_learning_rate}) must not exceed "
+                              f"learning_rate ({self.learning_rate})")
+        if self.warmup_steps >= self.steps:
+            raise ConfigError(f"TrainConfig.warmup_steps ({self.warmup_steps}) must be < steps ({self.steps})")
+
+
+def learning_rate_at(step: int, config: TrainConfig) -> float:
+    """Linear warmup to `learning_rate`, then cosine decay to `min_learning_rate` at the last step."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - 1 - config.warmup_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return config.min_learning_rate + cosine * (config.learning_rate - config.min_learning_rate)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices (embeddings, linear weights) only, as in GPT-2 and nanoGPT."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(0.9, 0.95))
+
+
+def language_model_loss(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of next-token prediction."""
+    logits = model(inputs)
+    if logits.shape[:2] != inputs.shape:
+        raise ValueError(f"the model returned logits of shape {tuple(logits.shape)} for inputs of shape "
+                         f"{tuple(inputs.shape)}; expected (batch, time, vocab)")
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, ids: torch.Tensor, config: TrainConfig) -> float:
+    """Mean validation loss over the first `eval_batches` fixed windows of `ids`."""
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    batches = sequential_batches(ids, config.batch_size, config.block_size, config.eval_batches)
+    losses = [language_model_loss(model, x.to(dev), y.to(dev)).item() for x, y in batches]
+    model.train(was_training)
+    return sum(losses) / len(losses)
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the loss history, the validation points, and its measured cost."""
+
+    config: TrainConfig
+    train_losses: list[float] = field(default_factory=list)
+    learning_rates: list[float] = field(default_factory=list)
+    validation: list[dict] = field(default_factory=list)  # {"step", "val_loss", "val_perplexity"}
+    measurement: Measurement | None = None
+
+    @property
+    def final_val_loss(self) -> float:
+        return self.validation[-1]["val_loss"]
+
+
+def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
+          *, label: str = "training run", progress: bool = True) -> TrainResult:
+    """Train `model` in place on `train_ids`, validating on `val_ids`; measured and recorded in the ledger."""
+    torch.manual_seed(config.seed)  # dropout and any other randomness inside the model
+    batch_generator = torch.Generator().manual_seed(config.seed)
+    dev = device()
+    model.to(dev).train()
+    optimizer = make_optimizer(model, config)
+    result = TrainResult(config)
+    eval_steps = {s for s in range(config.steps) if (s + 1) % config.eval_interval == 0} | {config.steps - 1}
+    step_flops = eval_flops = 0
+
+    def train_step(step: int) -> float:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, config)
+        x, y = random_batch(train_ids, config.batch_size, config.block_size, batch_generator)
+        loss = language_model_loss(model, x.to(dev), y.to(dev))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        return loss.item()
+
+    with measure(label) as m:
+        bar = tqdm(range(config.steps), desc=label, disable=not progress)
+        for step in bar:
+            if step == 0:  # every step has the same shapes: count the first one's FLOPs
+                loss, step_flops = count_flops(lambda: train_step(0))
+            else:
+                loss = train_step(step)
+            result.train_losses.append(loss)
+            result.learning_rates.append(optimizer.param_groups[0]["lr"])
+            if step in eval_steps:
+                if not eval_flops:
+                    val_loss, eval_flops = count_flops(lambda: evaluate(model, val_ids, config))
+                else:
+                    val_loss = evaluate(model, val_ids, config)
+                result.validation.append({"step": step + 1, "val_loss": val_loss,
+                                          "val_perplexity": math.exp(val_loss)})
+                bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_loss:.3f}")
+            else:
+                bar.set_postfix(loss=f"{loss:.3f}")
+        m.flops = step_flops * config.steps + eval_flops * len(result.validation)
+    result.measurement = m
+    return result
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, corrupt, or does not fit the model; the message names the path."""
+
+
+def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | None = None) -> Path:
+    """Save the model's weights (and a JSON-able dict, e.g. its config) as a safetensors file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_model(model, str(path), metadata={"greenlab": json.dumps(metadata or {})})
+    return path
+
+
+def load_checkpoint(model: torch.nn.Module, path: str | Path) -> dict:
+    """Load weights saved by `save_checkpoint` into `model` (strictly); return the saved metadata dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+            metadata = json.loads((f.metadata() or {}).get("greenlab", "{}"))
+    except Exception as error:
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({error})") from None
+    state = model.state_dict()
+    # safetensors stores a tied weight once: a key of the model may be missing when it shares its storage
+    stored_ptrs = {state[k].data_ptr() for k in tensors if k in state}
+    missing = [k for k in state if k not in tensors and state[k].data_ptr() not in stored_ptrs]
+    unexpected = [k for k in tensors if k not in state]
+    if missing or unexpected:
+        raise CheckpointError(f"{path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    for key, tensor in tensors.items():
+        if tensor.shape != state[key].shape:
+            raise CheckpointError(f"{path} does not fit this model: {key} has shape {tuple(tensor.shape)} "
+                                  f"in the file and {tuple(state[key].shape)} in the model")
+    with torch.no_grad():
+        for key, tensor in tensors.items():
+            state[key].copy_(tensor)
+    return metadata

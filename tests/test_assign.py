@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from greenlab.assign import STUB, SolutionMarkerError, assign, make_student_version, strip_solutions
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
+
+
+def test_strip_solutions_keeps_indentation():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nprint(f)"
+    assert strip_solutions(source) == f"def f(x):\n    {STUB}\n\nprint(f)"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("### BEGIN SOLUTION\nx = 1", "never closed"),
+    ("x = 1\n### END SOLUTION", "without"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside an open"),
+])
+def test_unpaired_markers_are_clear_errors(source, message):
+    with pytest.raises(SolutionMarkerError, match=message):
+        strip_solutions(source, where="lab.ipynb, cell 3")
+
+
+def test_student_version_has_no_solutions_and_no_outputs(tmp_path):
+    removed = make_student_version(LAB00, tmp_path / "lab00.ipynb")
+    student = nbformat.read(tmp_path / "lab00.ipynb", as_version=4)
+    teacher = nbformat.read(LAB00, as_version=4)
+    assert removed == 4
+    assert len(student.cells) == len(teacher.cells)
+    code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
+    assert "BEGIN SOLUTION" not in code and "6 * n_params * n_tokens" not in code
+    assert code.count(STUB) == 4
+    assert all(not c.outputs and c.execution_count is None for c in student.cells if c.cell_type == "code")
+
+
+def test_assign_a_folder_and_refuse_bad_sources(tmp_path):
+    written = assign(ROOT / "labs", tmp_path / "student")
+    assert [p.name for p in written] == sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
+    with pytest.raises(FileNotFoundError, match="neither a notebook nor a folder"):
+        assign(tmp_path / "missing", tmp_path / "out")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="no notebooks"):
+        assign(empty, tmp_path / "out")
+    with pytest.raises(ValueError, match="holds the teacher's labs"):
+        assign(ROOT / "labs", ROOT / "labs")
+
+
+def _outputs(cell) -> str:
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+
+
+def test_student_lab_fails_its_checks_with_a_friendly_message(tmp_path):
+    make_student_version(LAB00, tmp_path / "lab00.ipynb")
+    notebook = nbformat.read(tmp_path / "lab00.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    checks = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("lab00.check_")]
+    assert len(checks) == 4
+    for cell in checks:
+        text = _outputs(cell)
+        assert text.startswith("✗") and "not implemented yet" in text, text
+        assert all(o.output_type != "error" for o in cell.outputs)

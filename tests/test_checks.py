@@ -1,0 +1,73 @@
+import torch
+
+from greenlab.checks import NOT_IMPLEMENTED, check_function, compare
+from greenlab.exercises import lab00
+
+
+def _matrices(generator):
+    return torch.randn(3, 4, generator=generator), torch.randn(5, 4, generator=generator)
+
+
+def reference(X, Y):
+    return X @ Y.T
+
+
+def test_a_correct_function_passes():
+    result = check_function(lambda X, Y: torch.einsum("id,jd->ij", X, Y), reference, _matrices, exercise="sim")
+    assert result.passed and bool(result)
+    assert repr(result) == "✓ sim: matches the reference on 5 random inputs"
+
+
+def test_not_implemented_is_friendly():
+    def student(X, Y):
+        raise NotImplementedError("Exercise: write your code here")
+
+    result = check_function(student, reference, _matrices, exercise="sim")
+    assert not result.passed and result.message == NOT_IMPLEMENTED
+    assert repr(result).startswith("✗ sim: not implemented yet")
+
+
+def test_an_exception_names_the_line_not_a_stack_trace():
+    def student(X, Y):
+        return X @ Y  # forgot the transpose
+
+    result = check_function(student, reference, _matrices, exercise="sim")
+    assert not result.passed
+    assert "your function raised RuntimeError" in result.message
+    assert "line" in result.message and "X @ Y" in result.message
+    assert "Traceback" not in result.message
+
+
+def test_wrong_shape_dtype_nan_and_values_are_diagnosed():
+    assert "wrong shape: expected (3, 5), got (5, 3)" in compare(torch.zeros(5, 3), torch.zeros(3, 5))
+    assert "wrong dtype" in compare(torch.zeros(2, dtype=torch.float64), torch.zeros(2))
+    assert "NaN" in compare(torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0]))
+    assert "at index (1,)" in compare(torch.tensor([1.0, 3.0]), torch.tensor([1.0, 2.0]))
+    assert "expected a tensor, got list" in compare([1.0], torch.tensor([1.0]))
+    assert "expected 42, got 41" in compare(41, 42.0)
+    assert "expected a number, got str" in compare("42", 42)
+    assert compare(torch.tensor(42.0), 42.0) is None
+    assert compare((1, torch.ones(2)), (1, torch.ones(2))) is None
+    assert "item 1" in compare((1, torch.zeros(2)), (1, torch.ones(2)))
+
+
+def test_hint_is_shown_on_failure_only():
+    bad = check_function(lambda X, Y: Y @ X.T, reference, _matrices, exercise="sim", hint="rows of X first")
+    assert "Hint: rows of X first" in bad.message and "inputs (tensor(3, 4), tensor(5, 4))" in bad.message
+    assert "Hint" not in check_function(reference, reference, _matrices, exercise="sim").message
+
+
+def test_not_a_function():
+    result = check_function(None, reference, _matrices, exercise="sim")
+    assert not result.passed and "expected a function" in result.message
+
+
+def test_lab00_checks_accept_right_and_reject_wrong_answers():
+    assert lab00.check_training_flops(lambda n, d: 6 * n * d).passed
+    assert not lab00.check_training_flops(lambda n, d: 2 * n * d).passed
+    assert lab00.check_energy_kwh(lambda h, w, pue: h * w * pue / 1000).passed
+    assert not lab00.check_energy_kwh(lambda h, w, pue: h * w * pue).passed
+    assert lab00.check_co2eq_kg(lambda kwh, g: kwh * g / 1000).passed
+    assert not lab00.check_co2eq_kg(lambda kwh, g: kwh * g).passed
+    assert lab00.check_squared_distances(lambda X, Y: torch.cdist(X, Y) ** 2).passed
+    assert not lab00.check_squared_distances(lambda X, Y: torch.cdist(X, Y)).passed

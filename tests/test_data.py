@@ -1,0 +1,90 @@
+import time
+
+import pytest
+import torch
+
+from greenlab import data
+
+
+def test_default_corpus_is_offline_deterministic_and_split():
+    corpus, again = data.load_corpus(), data.load_corpus("pydoc")
+    assert corpus.train_documents == again.train_documents
+    assert corpus.validation_documents == again.validation_documents
+    assert len(corpus.train_text) > 300_000 and len(corpus.validation_text) > 10_000
+    assert not set(corpus.train_documents) & set(corpus.validation_documents)
+    assert all(doc.strip() == doc and doc for doc in corpus.train_documents)
+    assert "statement" in corpus.train_text
+
+
+def test_corpus_as_hugging_face_dataset():
+    corpus = data.load_corpus()
+    dataset = corpus.as_dataset()
+    assert set(dataset) == {"train", "validation"}
+    assert dataset["train"].num_rows == len(corpus.train_documents)
+    assert dataset["validation"][0]["text"] == corpus.validation_documents[0]
+
+
+def test_clean_text():
+    raw = "Title\n*****\n\nline with spaces   \n\n\n\n\nnext\u0065\u0301"
+    assert data.clean_text(raw) == "Title\n\nline with spaces\n\nnext\u00e9"
+
+
+def test_split_every_tenth_document():
+    train, validation = data.split_documents([str(i) for i in range(25)])
+    assert validation == ["9", "19"] and len(train) == 23
+
+
+def test_unknown_corpus_lists_the_available_ones():
+    with pytest.raises(ValueError, match="pydoc, wikitext-2"):
+        data.load_corpus("shakespeare")
+    assert "pydoc" in data.available_corpora()
+
+
+def test_online_corpus_fails_at_once_when_offline():
+    started = time.perf_counter()
+    with pytest.raises(data.OfflineError, match="offline.*local_path"):
+        data.load_corpus("wikitext-2")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_online_corpus_from_a_local_copy(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    rows = {"train": ["", " = Valkyria = \n", "The game began development in 2010 .\n"],
+            "validation": ["Robert Boulter is an English actor .\n", ""]}
+    DatasetDict({k: Dataset.from_dict({"text": v}) for k, v in rows.items()}).save_to_disk(tmp_path / "wt2")
+    corpus = data.load_corpus("wikitext-2", local_path=tmp_path / "wt2")
+    assert corpus.train_documents == ["= Valkyria =", "The game began development in 2010 ."]
+    assert corpus.validation_documents == ["Robert Boulter is an English actor ."]
+
+
+def test_local_copy_without_validation_is_a_clear_error(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    DatasetDict(train=Dataset.from_dict({"text": ["a"]})).save_to_disk(tmp_path / "wt2")
+    with pytest.raises(ValueError, match="lacks the split"):
+        data.load_corpus("wikitext-2", local_path=tmp_path / "wt2")
+
+
+def test_random_batch_targets_are_inputs_shifted_by_one():
+    ids = torch.arange(100)
+    x, y = data.random_batch(ids, 4, 8, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (4, 8)
+    assert torch.equal(x[:, 1:], y[:, :-1]) and torch.equal(y, x + 1)
+
+
+def test_sequential_batches_are_fixed_and_cover_the_start():
+    batches = data.sequential_batches(torch.arange(50), batch_size=2, block_size=6, max_batches=2)
+    assert [x.shape[0] for x, _ in batches] == [2, 2]
+    assert batches[0][0][0].tolist() == [0, 1, 2, 3, 4, 5] and batches[0][1][0].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("ids, block, message", [
+    (torch.arange(5), 8, "too few"),
+    (torch.arange(20).float(), 4, "torch.long"),
+    (torch.arange(20).view(4, 5), 2, "1-D"),
+    (torch.arange(20), 0, "block_size"),
+])
+def test_bad_token_ids_are_clear_errors(ids, block, message):
+    with pytest.raises(ValueError, match=message):
+        data.random_batch(ids, 2, block, torch.Generator())

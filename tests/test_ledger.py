@@ -1,0 +1,39 @@
+import pytest
+
+from greenlab import ledger
+
+
+def _row(label, **extra):
+    return {"label": label, "duration_s": 1.5, "energy_j": 10.0, "energy_kwh": 10 / 3.6e6, "co2eq_kg": 1e-6,
+            "flops": 2e9, "method": "CPU: estimated", "available": True, **extra}
+
+
+def test_record_and_table(cache):
+    ledger.record(_row("first"))
+    ledger.record(_row("second"))
+    table = ledger.table(this_session=True)
+    assert table["run"].tolist() == ["first", "second"]
+    assert table["GFLOP"].tolist() == [2.0, 2.0]
+    assert table.loc[0, "CO2eq (g)"] == pytest.approx(1e-3)
+    assert ledger.table(last=1)["run"].tolist() == ["second"]
+
+
+def test_other_sessions_are_filtered(cache):
+    ledger.record(_row("mine"))
+    with ledger.ledger_path().open("a") as f:
+        f.write("2026-01-01,other-session,theirs,1,1,1,0,0,0,0,USA,0,0,x,True\n")
+    assert ledger.table(this_session=True)["run"].tolist() == ["mine"]
+    assert len(ledger.table()) == 2
+
+
+def test_a_corrupt_ledger_is_set_aside_with_a_warning(cache):
+    cache.mkdir(parents=True, exist_ok=True)
+    ledger.ledger_path().write_bytes(b"\x00\xffnot a ledger\n")
+    with pytest.warns(UserWarning, match="unreadable"):
+        ledger.record(_row("after"))
+    assert ledger.table()["run"].tolist() == ["after"]
+    assert len(list(cache.glob("ledger.csv.corrupt-*"))) == 1
+
+
+def test_empty_ledger(cache):
+    assert ledger.table().empty

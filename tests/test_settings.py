@@ -1,0 +1,60 @@
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from pytest_socket import SocketConnectBlockedError
+
+from greenlab import settings
+
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GREENLAB_CACHE", str(tmp_path / "here"))
+    assert settings.cache_dir() == tmp_path / "here"
+    assert (tmp_path / "here").is_dir()
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GREENLAB_PROFILE", "tpu")
+    with pytest.raises(ValueError, match="choose one of cpu, gpu"):
+        settings.profile()
+
+
+def test_cpu_profile_uses_the_cpu(monkeypatch):
+    monkeypatch.setenv("GREENLAB_PROFILE", "cpu")
+    assert settings.device() == torch.device("cpu")
+
+
+def test_offline_flag_short_circuits():
+    started = time.perf_counter()
+    assert settings.is_offline()  # the tests run with HF_HUB_OFFLINE=1
+    assert time.perf_counter() - started < 0.1
+
+
+def test_without_flags_a_blocked_network_reads_as_offline(monkeypatch):
+    for name in ("GREENLAB_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    assert settings.is_offline(timeout_s=0.5)
+
+
+def test_sockets_to_the_outside_are_blocked_in_tests():
+    with pytest.raises(SocketConnectBlockedError):
+        socket.create_connection(("93.184.216.34", 80), timeout=0.5)
+
+
+def test_sockets_are_blocked_in_child_processes_too():
+    """Notebook kernels are child processes: the guard reaches them through PYTHONPATH's sitecustomize."""
+    attempt = "import socket; socket.create_connection(('93.184.216.34', 80), timeout=0.5)"
+    child = subprocess.run([sys.executable, "-c", attempt], capture_output=True, text=True, timeout=60)
+    assert child.returncode != 0 and "SocketConnectBlockedError" in child.stderr
+
+
+def test_seed_everything_repeats():
+    settings.seed_everything(3)
+    first = (torch.rand(3), np.random.rand(3))
+    settings.seed_everything(3)
+    second = (torch.rand(3), np.random.rand(3))
+    assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1])

@@ -1,0 +1,141 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from greenlab import ledger
+from greenlab.train import (CheckpointError, ConfigError, TrainConfig, learning_rate_at, load_checkpoint,
+                            save_checkpoint, train)
+
+VOCAB = 256
+TEXT = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
+
+
+class Bigram(nn.Module):
+    """The smallest language model: the next token depends on the current one only."""
+
+    def __init__(self, vocab: int = VOCAB):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, 32)
+        self.norm = nn.LayerNorm(32)
+        self.head = nn.Linear(32, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.embed(ids)))
+
+
+def _ids():
+    ids = torch.tensor(list(TEXT), dtype=torch.long)
+    return ids[:2000], ids[2000:]
+
+
+SMALL = TrainConfig(steps=30, batch_size=8, block_size=16, learning_rate=1e-2, min_learning_rate=1e-3,
+                    warmup_steps=3, eval_interval=10, eval_batches=2)
+
+
+def _trained(seed=0):
+    torch.manual_seed(seed)
+    model = Bigram()
+    return model, train(model, *_ids(), SMALL, label="bigram", progress=False)
+
+
+def test_training_lowers_the_loss_and_is_measured(cache):
+    model, result = _trained()
+    assert len(result.train_losses) == 30 and [v["step"] for v in result.validation] == [10, 20, 30]
+    assert result.final_val_loss < math.log(VOCAB) - 2  # far better than guessing among 256 bytes
+    assert result.validation[-1]["val_perplexity"] == pytest.approx(math.exp(result.final_val_loss))
+    m = result.measurement
+    assert m.available and m.flops > 0 and m.energy_kwh > 0
+    assert ledger.table(this_session=True)["run"].tolist()[-1] == "bigram"
+
+
+def test_same_seed_same_losses(cache):
+    _, first = _trained()
+    _, second = _trained()
+    assert first.train_losses == second.train_losses
+    assert first.validation == second.validation
+
+
+def test_flops_are_counted_for_every_step(cache):
+    _, result = _trained()
+    # the model's matrix work per step: the head's forward (2·B·T·32·V) and backward (twice that)
+    head_flops_per_step = 3 * 2 * SMALL.batch_size * SMALL.block_size * 32 * VOCAB
+    assert result.measurement.flops >= head_flops_per_step * SMALL.steps
+
+
+def test_learning_rate_warms_up_then_decays():
+    config = TrainConfig(steps=100, warmup_steps=10, learning_rate=1.0, min_learning_rate=0.1)
+    rates = [learning_rate_at(s, config) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
+    assert rates[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("steps", 0), ("batch_size", -1), ("learning_rate", 0.0), ("grad_clip", -1.0), ("steps", 2.5),
+    ("seed", "zero"), ("warmup_steps", 500), ("min_learning_rate", 1.0),
+])
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises(ConfigError, match=f"TrainConfig.{field}"):
+        TrainConfig(**{field: value})
+
+
+def test_model_with_wrong_output_is_a_clear_error(cache):
+    with pytest.raises(ValueError, match="expected \\(batch, time, vocab\\)"):
+        train(_FlatModel(), *_ids(), SMALL, progress=False)
+
+
+class _FlatModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(1, VOCAB)
+
+    def forward(self, ids):
+        return self.linear(ids[:, :1].float())
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = Bigram()
+    path = save_checkpoint(model, tmp_path / "bigram.safetensors", {"vocab": VOCAB})
+    fresh = Bigram()
+    assert load_checkpoint(fresh, path) == {"vocab": VOCAB}
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_with_tied_weights(tmp_path):
+    model = Bigram(vocab=32)
+    model.head = nn.Linear(32, 32, bias=False)
+    model.head.weight = model.embed.weight
+    path = save_checkpoint(model, tmp_path / "tied.safetensors")
+    fresh = Bigram(vocab=32)
+    fresh.head = nn.Linear(32, 32, bias=False)
+    fresh.head.weight = fresh.embed.weight
+    load_checkpoint(fresh, path)
+    assert torch.equal(fresh.head.weight, model.embed.weight)
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint at .*nothing.safetensors"):
+        load_checkpoint(Bigram(), tmp_path / "nothing.safetensors")
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "corrupt.safetensors"
+    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all")
+    with pytest.raises(CheckpointError, match="not a readable safetensors checkpoint"):
+        load_checkpoint(Bigram(), path)
+
+
+def test_checkpoint_of_another_shape_is_a_clear_error(tmp_path):
+    path = save_checkpoint(Bigram(vocab=100), tmp_path / "small.safetensors")
+    with pytest.raises(CheckpointError, match="embed.weight has shape \\(100, 32\\)"):
+        load_checkpoint(Bigram(), path)
+
+
+def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
+    path = save_checkpoint(nn.Linear(3, 3), tmp_path / "linear.safetensors")
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        load_checkpoint(Bigram(), path)
