@@ -40,6 +40,7 @@ def test_without_flags_a_blocked_network_reads_as_offline(monkeypatch):
     assert settings.is_offline(timeout_s=0.5)
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_sockets_to_the_outside_are_blocked_in_tests():
     with pytest.raises(SocketConnectBlockedError):
         socket.create_connection(("93.184.216.34", 80), timeout=0.5)
