@@ -66,13 +66,13 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> 
         return None
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            return f"expected a {type(expected).__name__} of {len(expected)} items, got {got!r:.60}"
+            return f"expected a {type(expected).__name__} of {len(expected)} items, got {_short(got)}"
         for i, (g, e) in enumerate(zip(got, expected)):
             problem = compare(g, e, atol, rtol)
             if problem:
                 return f"item {i}: {problem}"
         return None
-    return None if got == expected else f"expected {expected!r:.60}, got {got!r:.60}"
+    return None if got == expected else f"expected {_short(expected)}, got {_short(got)}"
 
 
 def describe_error(error: BaseException, fn: Callable) -> str:
@@ -85,8 +85,15 @@ def describe_error(error: BaseException, fn: Callable) -> str:
     return f"your function raised {type(error).__name__}: {error}{where}"
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor{tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _describe_inputs(args: tuple) -> str:
-    return ", ".join(f"tensor{tuple(a.shape)}" if isinstance(a, torch.Tensor) else repr(a) for a in args)
+    return ", ".join(map(_short, args))
 
 
 def check_function(student: Callable, reference: Callable, make_inputs: Callable[[torch.Generator], tuple],

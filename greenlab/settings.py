@@ -10,10 +10,12 @@ Everything here can be changed with one environment variable, so a notebook neve
 
 from __future__ import annotations
 
+import importlib
 import os
 import random
 import socket
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -78,3 +80,12 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import an optional dependency, or fail with the command that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"this needs the package {module!r}, which is not installed: "
+                          f"pip install 'greenlab[{extra}]'") from None

@@ -1,0 +1,64 @@
+"""greenlab's BPE against Hugging Face `tokenizers`, on the default corpus, in one run.
+
+Trains both (same text, same vocabulary size, same special token), encodes the whole corpus with both,
+interleaved over several rounds, and prints median times, the ratios, and how often the two agree.
+Machines are noisy: read the ratios, not the seconds.
+
+    python benchmarks/bench_tokenizer.py [--vocab-size 4096] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from greenlab.data import load_corpus
+from greenlab.tokenizer import BPETokenizer
+from greenlab.tokenizer.bpe import bytes_to_unicode
+from greenlab.tokenizer.huggingface import train_hf_bpe
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vocab-size", type=int, default=4096)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    corpus = load_corpus()
+    text = corpus.train_text + "\n\n" + corpus.validation_text
+    times = {key: [] for key in ("train greenlab", "train HF", "encode greenlab", "encode HF")}
+    for _ in range(args.rounds):
+        ours, seconds = timed(lambda: BPETokenizer.train(corpus.train_text, args.vocab_size))
+        times["train greenlab"].append(seconds)
+        library, seconds = timed(lambda: train_hf_bpe(corpus.train_text, args.vocab_size))
+        times["train HF"].append(seconds)
+        fresh = BPETokenizer.load(ours.save("/tmp/bench_bpe.json"))  # a cold encoding cache
+        our_ids, seconds = timed(lambda: fresh.encode(text))
+        times["encode greenlab"].append(seconds)
+        hf_ids, seconds = timed(lambda: library.encode(text).ids)
+        times["encode HF"].append(seconds)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    print(f"corpus: {len(corpus.train_text):,} training chars; encoding {len(text):,} chars "
+          f"({len(our_ids):,} tokens); vocabulary {args.vocab_size}; median of {args.rounds} rounds")
+    print(f"{'':<18}{'greenlab (s)':>14}{'HF (s)':>10}{'greenlab / HF':>16}")
+    for task in ("train", "encode"):
+        ours_s, hf_s = median[f"{task} greenlab"], median[f"{task} HF"]
+        print(f"{task:<18}{ours_s:>14.3f}{hf_s:>10.3f}{ours_s / hf_s:>15.1f}x")
+    print(f"encode throughput: greenlab {len(text) / median['encode greenlab'] / 1e6:.2f} M chars/s, "
+          f"HF {len(text) / median['encode HF'] / 1e6:.2f} M chars/s")
+    byte_of = {char: byte for byte, char in bytes_to_unicode().items()}
+    our_tokens = [fresh.token_bytes(i) for i in our_ids]
+    hf_tokens = [bytes(byte_of[char] for char in library.id_to_token(i)) for i in hf_ids]
+    same = sum(a == b for a, b in zip(our_tokens, hf_tokens))
+    print(f"agreement: {same:,} of {max(len(our_tokens), len(hf_tokens)):,} tokens identical "
+          f"({same / max(len(our_tokens), len(hf_tokens)):.2%}); identical sequences: {our_tokens == hf_tokens}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Figures the notebooks share. Each returns its matplotlib Figure, so it also renders on GitHub."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+PALETTE = ["#fde2a7", "#c6e5b1", "#b7d7f0", "#f5c3c0", "#dcc9ef", "#c9ece7"]
+
+
+def visible(piece: str) -> str:
+    """A token's text with its whitespace made visible: space ␣, newline ↵, tab →."""
+    return piece.replace(" ", "␣").replace("\n", "↵").replace("\t", "→")
+
+
+def plot_tokens(pieces: list[str], ids: list[int] | None = None, chars_per_line: int = 70,
+                title: str = "") -> Figure:
+    """Each token as a coloured box (its id below it), wrapped into lines: a static view of a tokenization."""
+    placed, line, column = [], 0, 0
+    for i, piece in enumerate(pieces):
+        width = max(2, len(visible(piece)))
+        if column and column + width > chars_per_line:
+            line, column = line + 1, 0
+        placed.append((visible(piece), column, line, width, ids[i] if ids is not None else None))
+        column += width + 1
+    lines = line + 1
+    fig, ax = plt.subplots(figsize=(chars_per_line * 0.09, 0.42 * lines + 0.4))
+    for k, (text, x, y, width, token_id) in enumerate(placed):
+        ax.add_patch(plt.Rectangle((x, -y - 0.62), width, 0.62, color=PALETTE[k % len(PALETTE)]))
+        ax.text(x + width / 2, -y - 0.3, text, ha="center", va="center", family="monospace", fontsize=9)
+        if token_id is not None:
+            ax.text(x + width / 2, -y - 0.82, str(token_id), ha="center", va="center", fontsize=6, color="0.35")
+    ax.set_xlim(-0.5, chars_per_line + 0.5)
+    ax.set_ylim(-lines - 0.1, 0.1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,7 @@
+"""Tokenizers: byte-level BPE from scratch (bpe), its Hugging Face export (huggingface), and the character- and
+word-level tokenizers it is compared with (baselines)."""
+
+from greenlab.tokenizer.baselines import CharTokenizer, WordTokenizer
+from greenlab.tokenizer.bpe import END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer
+
+__all__ = ["BPETokenizer", "CharTokenizer", "WordTokenizer", "END_OF_TEXT", "GPT2_SPLIT_PATTERN"]

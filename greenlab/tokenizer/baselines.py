@@ -1,0 +1,62 @@
+"""Two simpler tokenizers to compare BPE with: one token per character, and one per word.
+
+Both learn a fixed vocabulary from a training text and map anything else to `<unk>` — the out-of-vocabulary
+problem that byte-level BPE removes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import regex
+
+UNKNOWN = "<unk>"
+WORD_PATTERN = regex.compile(r"\p{L}+|\p{N}+|[^\s\p{L}\p{N}]")
+
+
+class CharTokenizer:
+    """One token per character seen in training; unseen characters become `<unk>`."""
+
+    def __init__(self, text: str):
+        if not text:
+            raise ValueError("cannot build a vocabulary from an empty text")
+        self.itos = [UNKNOWN, *sorted(set(text))]
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def encode(self, text: str) -> list[int]:
+        return [self.stoi.get(ch, 0) for ch in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.itos[i] for i in ids)
+
+    def tokens(self, text: str) -> list[str]:
+        return [self.itos[i] for i in self.encode(text)]
+
+
+class WordTokenizer:
+    """One token per word or punctuation mark, for the `max_words` most frequent; spaces are dropped."""
+
+    def __init__(self, text: str, max_words: int = 10_000):
+        words = WORD_PATTERN.findall(text)
+        if not words:
+            raise ValueError("cannot build a vocabulary from a text without words")
+        self.itos = [UNKNOWN, *(w for w, _ in Counter(words).most_common(max_words - 1))]
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def encode(self, text: str) -> list[int]:
+        return [self.stoi.get(w, 0) for w in WORD_PATTERN.findall(text)]
+
+    def decode(self, ids: list[int]) -> str:
+        """Words joined by single spaces: the original spacing is lost."""
+        return " ".join(self.itos[i] for i in ids)
+
+    def tokens(self, text: str) -> list[str]:
+        return [self.itos[i] for i in self.encode(text)]

@@ -1,0 +1,262 @@
+"""Byte-level byte-pair encoding (BPE), the tokenizer of GPT-2 and most language models since.
+
+The idea fits in four lines:
+    1. Split text into chunks with a regex (words with their leading space, numbers, punctuation, spaces),
+       so that no token ever spans "dog" and "." — this is GPT-2's pre-tokenization.
+    2. Write each chunk as UTF-8 bytes: 256 base tokens cover every possible text. Nothing is out of vocabulary.
+    3. Count every pair of adjacent tokens; merge the most frequent pair into a new token. Repeat until the
+       vocabulary has `vocab_size` tokens. The ordered list of merges *is* the tokenizer.
+    4. To encode, split and write as bytes the same way, then apply the merges in the order they were learned.
+
+Training here counts pairs once, then updates the counts only in the chunks a merge touches, with a heap to
+find the most frequent pair — seconds instead of the minutes of recounting everything for every merge.
+Ties between equally frequent pairs are broken the way Hugging Face `tokenizers` breaks them (see
+`tie_break_rank`), so both learn the same merges from the same text.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections import Counter, defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+import regex
+
+GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+END_OF_TEXT = "<|endoftext|>"
+FILE_FORMAT = "greenlab-bpe"
+FILE_VERSION = 1
+
+
+def to_bytes(text: str) -> bytes:
+    """UTF-8, keeping lone surrogates (which Python strings may hold) as their 3-byte form, so they round-trip."""
+    return text.encode("utf-8", errors="surrogatepass")
+
+
+def from_bytes(data: bytes) -> str:
+    """The inverse of `to_bytes`; bytes that are no valid text (a model's odd output) become U+FFFD."""
+    try:
+        return data.decode("utf-8", errors="surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")
+
+
+@lru_cache(maxsize=1)
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's printable stand-in character for each byte (Hugging Face's byte-level vocabulary uses them)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    codes, extra = list(printable), 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            codes.append(256 + extra)
+            extra += 1
+    return {b: chr(c) for b, c in zip(printable, codes)}
+
+
+@lru_cache(maxsize=1)
+def _byte_tie_ranks() -> tuple[int, ...]:
+    stand_ins = bytes_to_unicode()
+    order = sorted(range(256), key=lambda b: stand_ins[b])
+    ranks = [0] * 256
+    for rank, b in enumerate(order):
+        ranks[b] = rank
+    return tuple(ranks)
+
+
+def tie_break_rank(token_id: int) -> int:
+    """Among equally frequent pairs, the pair with the smallest (rank, rank) is merged first.
+
+    Hugging Face's trainer prefers the smallest pair of *its* ids, and its ids list the 256 bytes in the order of
+    their printable stand-ins (`bytes_to_unicode`), then the merged tokens in the order they were made. Our ids
+    are the byte values themselves (easier to read), so we rank bytes by their stand-in to match its choices.
+    """
+    return _byte_tie_ranks()[token_id] if token_id < 256 else token_id
+
+
+def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Replace every occurrence of `pair` in `ids` (left to right, without overlaps) by `new_id`."""
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def encode_bytes(data: bytes, merges: dict[tuple[int, int], int],
+                 ranks: dict[tuple[int, int], int] | None = None) -> list[int]:
+    """Apply `merges` ({pair: new id}, in the order learned) to the bytes: always the earliest-learned pair first.
+
+    `ranks` ({pair: position in merges}) can be passed in when encoding many texts with the same merges."""
+    ids = list(data)
+    ranks = ranks if ranks is not None else {pair: rank for rank, pair in enumerate(merges)}
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, len(ranks)))
+        if pair not in ranks:
+            break  # no pair left that a merge applies to
+        ids = merge(ids, pair, merges[pair])
+    return ids
+
+
+class BPETokenizer:
+    """A trained byte-level BPE tokenizer: merges (in order), vocabulary and special tokens."""
+
+    def __init__(self, merges: list[tuple[int, int, int]], special_tokens: dict[str, int],
+                 pattern: str = GPT2_SPLIT_PATTERN):
+        self.merges = [tuple(m) for m in merges]  # (left id, right id, new id), in the order learned
+        self.special_tokens = dict(special_tokens)
+        self.pattern = pattern
+        self._split = regex.compile(pattern)
+        self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
+        for left, right, new in self.merges:
+            self.vocab[new] = self.vocab[left] + self.vocab[right]
+        self.merge_table = {(left, right): new for left, right, new in self.merges}  # ordered as learned
+        self.ranks = {pair: rank for rank, pair in enumerate(self.merge_table)}
+        self._special_split = (regex.compile("(" + "|".join(map(regex.escape, self.special_tokens)) + ")")
+                               if self.special_tokens else None)
+        self._encode_chunk = lru_cache(maxsize=65536)(self._encode_chunk_uncached)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab) + len(self.special_tokens)
+
+    # --- training -------------------------------------------------------------------------------------
+
+    @classmethod
+    def train(cls, text: str, vocab_size: int, special_tokens: tuple[str, ...] = (END_OF_TEXT,),
+              pattern: str = GPT2_SPLIT_PATTERN) -> BPETokenizer:
+        """Learn merges from `text` until the vocabulary (bytes + merges + special tokens) has `vocab_size`."""
+        if not text:
+            raise ValueError("cannot train a tokenizer on an empty text")
+        minimum = 256 + len(special_tokens)
+        if vocab_size < minimum:
+            raise ValueError(f"vocab_size={vocab_size} is too small: the 256 bytes and {len(special_tokens)} "
+                             f"special token(s) need at least {minimum}")
+        chunk_counts = Counter(regex.findall(pattern, text))
+        words = [list(to_bytes(chunk)) for chunk in chunk_counts]
+        counts = list(chunk_counts.values())
+
+        pair_counts: Counter = Counter()
+        where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> the words that contain it
+        for w, (word, count) in enumerate(zip(words, counts)):
+            for pair in zip(word, word[1:]):
+                pair_counts[pair] += count
+                where[pair].add(w)
+        heap = [(-c, tie_break_rank(a), tie_break_rank(b), (a, b)) for (a, b), c in pair_counts.items()]
+        heapq.heapify(heap)
+
+        vocab = {i: bytes([i]) for i in range(256)}
+        id_of = {v: k for k, v in vocab.items()}
+        merges: list[tuple[int, int, int]] = []
+        while len(vocab) + len(special_tokens) < vocab_size and heap:
+            negative_count, _, _, pair = heapq.heappop(heap)
+            if -negative_count != pair_counts.get(pair, 0) or negative_count == 0:
+                continue  # a stale entry: this pair's count changed since it was pushed
+            new_bytes = vocab[pair[0]] + vocab[pair[1]]
+            new_id = id_of.setdefault(new_bytes, len(vocab))  # two merges can spell the same token: one id
+            vocab[new_id] = new_bytes
+            merges.append((*pair, new_id))
+            changed = set()
+            for w in where.pop(pair):
+                old_word, count = words[w], counts[w]
+                words[w] = new_word = merge(old_word, pair, new_id)
+                for p in zip(old_word, old_word[1:]):
+                    pair_counts[p] -= count
+                    changed.add(p)
+                for p in zip(new_word, new_word[1:]):
+                    pair_counts[p] += count
+                    where[p].add(w)
+                    changed.add(p)
+            for p in changed:
+                if pair_counts[p] > 0:
+                    heapq.heappush(heap, (-pair_counts[p], tie_break_rank(p[0]), tie_break_rank(p[1]), p))
+        first_special = len(vocab)
+        return cls(merges, {s: first_special + i for i, s in enumerate(special_tokens)}, pattern)
+
+    # --- encoding and decoding -----------------------------------------------------------------------
+
+    def _encode_chunk_uncached(self, chunk: str) -> tuple[int, ...]:
+        return tuple(encode_bytes(to_bytes(chunk), self.merge_table, self.ranks))
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Token ids of `text`, treating special-token strings as ordinary text."""
+        return [i for chunk in self._split.findall(text) for i in self._encode_chunk(chunk)]
+
+    def encode(self, text: str, allowed_special: str | set[str] = "all") -> list[int]:
+        """Token ids of any string. `allowed_special`: "all", "none", or a set of special tokens to recognise."""
+        if allowed_special == "all":
+            allowed = set(self.special_tokens)
+        elif allowed_special == "none":
+            allowed = set()
+        else:
+            allowed = set(allowed_special)
+            unknown = allowed - set(self.special_tokens)
+            if unknown:
+                raise ValueError(f"unknown special token(s) {sorted(unknown)}; this tokenizer has "
+                                 f"{sorted(self.special_tokens)}")
+        if not allowed or self._special_split is None:
+            return self.encode_ordinary(text)
+        ids = []
+        for part in self._special_split.split(text):
+            if part in allowed:
+                ids.append(self.special_tokens[part])
+            elif part:
+                ids.extend(self.encode_ordinary(part))
+        return ids
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes a token stands for (a special token's own text)."""
+        if token_id in self.vocab:
+            return self.vocab[token_id]
+        for text, special_id in self.special_tokens.items():
+            if special_id == token_id:
+                return text.encode("utf-8")
+        raise ValueError(f"token id {token_id} is not in the vocabulary (ids 0..{self.vocab_size - 1})")
+
+    def decode(self, ids: list[int]) -> str:
+        """The text of a sequence of ids (bytes that form no valid UTF-8 become U+FFFD)."""
+        return from_bytes(b"".join(self.token_bytes(int(i)) for i in ids))
+
+    def tokens(self, text: str) -> list[str]:
+        """`text` cut into its tokens, each shown as text (a token that splits a character shows U+FFFD)."""
+        return [from_bytes(self.token_bytes(i)) for i in self.encode(text)]
+
+    # --- files -------------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write a readable JSON file: the merges in order, each with the token it makes, and the specials."""
+        path = Path(path)
+        stand_in = bytes_to_unicode()
+        merges = [{"left": a, "right": b, "id": new, "token": "".join(stand_in[x] for x in self.vocab[new])}
+                  for a, b, new in self.merges]
+        content = {"format": FILE_FORMAT, "version": FILE_VERSION, "pattern": self.pattern,
+                   "special_tokens": self.special_tokens, "merges": merges}
+        path.write_text(json.dumps(content, ensure_ascii=False, indent=1), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> BPETokenizer:
+        """Read a file written by `save`; anything else is a clear error naming the path."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no tokenizer file at {path}")
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+            if content.get("format") != FILE_FORMAT:
+                raise ValueError(f"format is {content.get('format')!r}, not {FILE_FORMAT!r}")
+            if content.get("version") != FILE_VERSION:
+                raise ValueError(f"version {content.get('version')!r} is not {FILE_VERSION}")
+            merges = [(m["left"], m["right"], m["id"]) for m in content["merges"]]
+            return cls(merges, content["special_tokens"], content["pattern"])
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{path} is not a greenlab BPE tokenizer file ({error})") from None
+
+    def __repr__(self) -> str:
+        return (f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self.merges)}, "
+                f"special_tokens={list(self.special_tokens)})")

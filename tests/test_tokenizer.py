@@ -1,0 +1,136 @@
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greenlab.data import load_corpus
+from greenlab.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, WordTokenizer
+from greenlab.tokenizer.bpe import bytes_to_unicode, merge, tie_break_rank
+from greenlab.tokenizer.huggingface import to_hf_tokenizer, to_transformers, train_hf_bpe
+
+CORPUS = load_corpus()
+TEXT = CORPUS.train_text[:60_000]
+
+
+@pytest.fixture(scope="module")
+def bpe() -> BPETokenizer:
+    return BPETokenizer.train(TEXT, 512)
+
+
+TRICKY = [
+    "", " ", "\n\n", "hello world", "don't you've I'll", "  leading and trailing  ", "tabs\tand\r\nCRLF",
+    "emoji 👩‍👩‍👧 flags 🇫🇷 skin 👍🏽", "combining e\u0301 a\u0308\u0323", "CJK 漢字かなカナ 한국어", "RTL مرحبا עברית",
+    "control \x00\x01\x1b[0m\x7f", "lone surrogates \ud800 and \udfff", "zero\u200bwidth", "numbers 3.14159 1e-5",
+    END_OF_TEXT, f"a{END_OF_TEXT}b", "<|endoftext", "\U0010ffff private \ue000",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_round_trip_on_tricky_strings(bpe, text):
+    assert bpe.decode(bpe.encode(text)) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=()), max_size=60))
+def test_round_trip_on_any_unicode_string(bpe, text):
+    assert bpe.decode(bpe.encode(text)) == text
+
+
+def test_vocabulary_size_and_ids(bpe):
+    assert bpe.vocab_size == 512
+    assert bpe.special_tokens == {END_OF_TEXT: 511}
+    assert sorted(bpe.vocab) == list(range(511))
+    assert bpe.encode(END_OF_TEXT) == [511]
+    assert bpe.encode(END_OF_TEXT, allowed_special="none") != [511]
+
+
+def test_merges_compress(bpe):
+    sample = CORPUS.validation_text[:5000]
+    assert len(bpe.encode(sample)) < 0.5 * len(sample.encode())
+
+
+def test_merge_is_left_to_right_without_overlap():
+    assert merge([1, 1, 1, 2, 1, 1], (1, 1), 9) == [9, 1, 2, 9]
+
+
+def test_tie_break_follows_the_printable_byte_order():
+    stand_in = bytes_to_unicode()
+    assert len(set(stand_in.values())) == 256
+    assert tie_break_rank(ord("!")) == 0  # '!' is the smallest stand-in
+    assert tie_break_rank(ord(" ")) > tie_break_rank(ord("~"))  # a space's stand-in is 'Ġ' (U+0120)
+    assert tie_break_rank(300) == 300
+
+
+def test_same_merges_as_hugging_face(bpe):
+    library = train_hf_bpe(TEXT, 512)
+    merges = json.loads(library.to_str())["model"]["merges"]
+    stand_in = bytes_to_unicode()
+    ours = [["".join(stand_in[b] for b in bpe.vocab[x]) for x in (a, b)] for a, b, _ in bpe.merges]
+    assert ours == [list(m) for m in merges]
+
+
+def test_export_encodes_identically(bpe, tmp_path):
+    text = CORPUS.validation_text[:3000] + END_OF_TEXT + "ünïcödé 👍"
+    exported = to_hf_tokenizer(bpe)
+    assert exported.encode(text).ids == bpe.encode(text)
+    fast = to_transformers(bpe)
+    assert fast(text)["input_ids"] == bpe.encode(text) and fast.decode(bpe.encode(text)) == text
+    fast.save_pretrained(tmp_path / "tok")
+    from transformers import AutoTokenizer
+
+    reloaded = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    assert reloaded(text)["input_ids"] == bpe.encode(text)
+
+
+def test_save_and_load(bpe, tmp_path):
+    path = bpe.save(tmp_path / "bpe.json")
+    content = json.loads(path.read_text(encoding="utf-8"))
+    assert content["format"] == "greenlab-bpe" and content["merges"][0]["token"]  # readable
+    again = BPETokenizer.load(path)
+    assert again.merges == bpe.merges and again.special_tokens == bpe.special_tokens
+    assert again.encode(CORPUS.validation_text[:2000]) == bpe.encode(CORPUS.validation_text[:2000])
+
+
+@pytest.mark.parametrize("content", ['{"format": "other"}', "not json", '{"format": "greenlab-bpe", "version": 9}',
+                                     '{"format": "greenlab-bpe", "version": 1, "merges": [{"left": 1}]}'])
+def test_loading_a_wrong_file_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match="is not a greenlab BPE tokenizer file"):
+        BPETokenizer.load(path)
+    with pytest.raises(FileNotFoundError, match="no tokenizer file"):
+        BPETokenizer.load(tmp_path / "missing.json")
+
+
+def test_bad_training_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="empty text"):
+        BPETokenizer.train("", 300)
+    with pytest.raises(ValueError, match="need at least 257"):
+        BPETokenizer.train("abc", 256)
+
+
+def test_unknown_special_token_and_unknown_id(bpe):
+    with pytest.raises(ValueError, match="unknown special token"):
+        bpe.encode("x", allowed_special={"<|im_start|>"})
+    with pytest.raises(ValueError, match="token id 9999 is not in the vocabulary"):
+        bpe.decode([9999])
+
+
+def test_decoding_arbitrary_ids_never_fails(bpe):
+    assert bpe.decode([0xE2, 0x82]) == "\ufffd\ufffd" or "\ufffd" in bpe.decode([0xE2, 0x82])
+
+
+def test_small_corpus_stops_when_nothing_is_left_to_merge():
+    tokenizer = BPETokenizer.train("ab ab", 1000)
+    assert tokenizer.vocab_size < 1000 and tokenizer.decode(tokenizer.encode("ab ab")) == "ab ab"
+
+
+def test_char_and_word_baselines():
+    chars, words = CharTokenizer("hello world."), WordTokenizer("hello world. hello!", max_words=10)
+    assert chars.decode(chars.encode("hello")) == "hello"
+    assert chars.tokens("hey") == ["h", "e", "<unk>"]
+    assert words.tokens("hello there world") == ["hello", "<unk>", "world"]
+    assert words.decode(words.encode("hello world.")) == "hello world ."
+    with pytest.raises(ValueError):
+        CharTokenizer("")
