@@ -88,6 +88,8 @@ def describe_error(error: BaseException, fn: Callable) -> str:
 def _short(value: Any, limit: int = 60) -> str:
     if isinstance(value, torch.Tensor):
         return f"tensor{tuple(value.shape)}"
+    if isinstance(value, torch.nn.Module):
+        return f"a {type(value).__name__}"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from greenlab import ledger, settings
 
 JOULES_PER_KWH = 3.6e6
+SHORTEST_RELIABLE_S = 0.1  # codecarbon skips its final reading when the last one is under 50 ms old
 T = TypeVar("T")
 
 
@@ -200,5 +201,8 @@ def measure(label: str, *, country: str | None = None, count_flops: bool = False
             except Exception as error:
                 warnings.warn(f"energy tracker failed to stop ({error}); '{label}' is timed, its energy unavailable")
                 m.method = f"unavailable: tracker failed ({type(error).__name__})"
+    if m.available and m.duration_s < SHORTEST_RELIABLE_S:
+        warnings.warn(f"'{label}' lasted {m.duration_s * 1000:.0f} ms, below the energy tracker's resolution "
+                      f"(~{SHORTEST_RELIABLE_S} s): repeat the work inside one measured block for a reliable figure")
     if record:
         ledger.record(m.as_row())

@@ -37,3 +37,31 @@ def plot_tokens(pieces: list[str], ids: list[int] | None = None, chars_per_line:
         ax.set_title(title, fontsize=10, loc="left")
     fig.tight_layout()
     return fig
+
+
+def plot_training(history: dict, title: str = "") -> Figure:
+    """Training loss at every step and validation loss at each evaluation, against steps."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot(range(1, len(history["train_losses"]) + 1), history["train_losses"], lw=0.8, alpha=0.6, label="train")
+    points = history["validation"]
+    ax.plot([p["step"] for p in points], [p["val_loss"] for p in points], "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (nats per token)")
+    ax.set_title(title, fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention(maps, tokens: list[str], layer: int) -> Figure:
+    """One layer's attention weights, a heatmap per head: row = the token that looks, column = where it looks."""
+    heads = maps.shape[1]
+    fig, axes = plt.subplots(1, heads, figsize=(3.2 * heads, 3.4))
+    labels = [visible(t) for t in tokens]
+    for head, ax in enumerate(axes):
+        ax.imshow(maps[layer, head], cmap="Greens", vmin=0, vmax=1)
+        ax.set_title(f"layer {layer}, head {head}", fontsize=9)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7, family="monospace")
+        ax.set_yticks(range(len(labels)), labels if head == 0 else [], fontsize=7, family="monospace")
+    fig.tight_layout()
+    return fig

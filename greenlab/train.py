@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+import time
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -106,7 +107,7 @@ class TrainResult:
     config: TrainConfig
     train_losses: list[float] = field(default_factory=list)
     learning_rates: list[float] = field(default_factory=list)
-    validation: list[dict] = field(default_factory=list)  # {"step", "val_loss", "val_perplexity"}
+    validation: list[dict] = field(default_factory=list)  # {"step", "val_loss", "val_perplexity", "elapsed_s"}
     measurement: Measurement | None = None
 
     @property
@@ -139,6 +140,7 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
         return loss.item()
 
     with measure(label) as m:
+        started = time.perf_counter()
         bar = tqdm(range(config.steps), desc=label, disable=not progress)
         for step in bar:
             if step == 0:  # every step has the same shapes: count the first one's FLOPs
@@ -152,14 +154,19 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
                     val_loss, eval_flops = count_flops(lambda: evaluate(model, val_ids, config))
                 else:
                     val_loss = evaluate(model, val_ids, config)
-                result.validation.append({"step": step + 1, "val_loss": val_loss,
-                                          "val_perplexity": math.exp(val_loss)})
+                result.validation.append({"step": step + 1, "val_loss": val_loss, "val_perplexity": math.exp(val_loss),
+                                          "elapsed_s": time.perf_counter() - started})
                 bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_loss:.3f}")
             else:
                 bar.set_postfix(loss=f"{loss:.3f}")
         m.flops = step_flops * config.steps + eval_flops * len(result.validation)
     result.measurement = m
     return result
+
+
+def bits_per_character(loss: float, n_tokens: int, n_characters: int) -> float:
+    """Convert a loss in nats per token into bits per character, which compares across tokenizers."""
+    return loss / math.log(2) * n_tokens / n_characters
 
 
 class CheckpointError(ValueError):

@@ -62,7 +62,7 @@ def test_student_lab_fails_its_checks_with_a_friendly_message(tmp_path, lab):
     NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     checks = [c for c in notebook.cells if c.cell_type == "code" and ".check_" in c.source]
-    assert len(checks) == removed
+    assert len(checks) >= removed
     for cell in checks:
         text = _outputs(cell)
         assert text.startswith("✗") and "not implemented yet" in text, text

@@ -71,3 +71,26 @@ def test_lab00_checks_accept_right_and_reject_wrong_answers():
     assert not lab00.check_co2eq_kg(lambda kwh, g: kwh * g).passed
     assert lab00.check_squared_distances(lambda X, Y: torch.cdist(X, Y) ** 2).passed
     assert not lab00.check_squared_distances(lambda X, Y: torch.cdist(X, Y)).passed
+
+
+def test_lab01_and_lab02_checks_accept_the_library_and_reject_mistakes():
+    from collections import Counter
+
+    from greenlab.exercises import lab01, lab02
+    from greenlab.model import math_attention
+    from greenlab.tokenizer.bpe import encode_bytes, merge
+
+    assert lab01.check_count_pairs(lambda ids: Counter(zip(ids, ids[1:]))).passed
+    assert lab01.check_merge(merge).passed
+    assert not lab01.check_merge(lambda ids, pair, new: ids).passed
+    assert lab01.check_encode(lambda text, merges: encode_bytes(text.encode(), merges)).passed
+    assert lab02.check_causal_attention(math_attention).passed
+    unscaled = lab02.check_causal_attention(lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v)
+    assert not unscaled.passed and "Hint" in unscaled.message
+
+
+def test_check_training_compares_with_the_reference(cache):
+    from greenlab.exercises import lab02
+
+    assert lab02.check_training(lambda x, block: block.mlp(block.ln_2(block.attn(block.ln_1(x))))).passed is False
+    assert lab02.check_training(lambda x, block: type(block).__mro__[1].forward(block, x)).passed

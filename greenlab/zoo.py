@@ -1,0 +1,125 @@
+"""The course's reference models: named, deterministic recipes, trained once and kept in the cache folder.
+
+    reference = zoo.load("reference")   # from the cache, or trained now (with a progress bar) and cached
+    reference.model, reference.tokenizer, reference.history
+
+A recipe fixes everything: corpus, tokenizer, architecture, training schedule and seed, so the same recipe gives
+the same model on the same machine. Each has a "cpu" version sized for 2 cores and a bigger "gpu" version;
+GREENLAB_PROFILE chooses. The cache holds, per recipe, `model.safetensors`, `tokenizer.json`, `recipe.json`
+(with a fingerprint: a changed recipe is retrained) and `history.json` (losses, validation, measured cost).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from greenlab.data import load_corpus
+from greenlab.model import GPT, GPTConfig
+from greenlab.settings import cache_dir, profile
+from greenlab.tokenizer import BPETokenizer
+from greenlab.train import CheckpointError, TrainConfig, load_checkpoint, save_checkpoint, train
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    model: GPTConfig
+    training: TrainConfig
+    vocab_size: int = 4096  # byte-level BPE trained on the corpus's training split
+    corpus: str = "pydoc"
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that determines the trained weights."""
+        content = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(f"{content} torch={torch.__version__}".encode()).hexdigest()[:16]
+
+
+_REFERENCE_TRAINING = TrainConfig(steps=700, batch_size=16, block_size=128, learning_rate=3e-3,
+                                  min_learning_rate=3e-4, warmup_steps=30, eval_interval=50, eval_batches=4)
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "reference": {
+        "cpu": Recipe("reference", "the course's teacher GPT: 4 layers, 4 heads, width 128, context 128",
+                      GPTConfig(vocab_size=4096, block_size=128, n_layer=4, n_head=4, n_embd=128),
+                      _REFERENCE_TRAINING),
+        "gpu": Recipe("reference", "the teacher GPT, GPU size: 6 layers, 6 heads, width 384, context 256",
+                      GPTConfig(vocab_size=4096, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+                      TrainConfig(steps=3000, batch_size=32, block_size=256, learning_rate=1e-3,
+                                  min_learning_rate=1e-4, warmup_steps=100, eval_interval=250, eval_batches=4)),
+    },
+}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe of that name for the current profile (GREENLAB_PROFILE)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(RECIPES)}")
+    return RECIPES[name][profile()]
+
+
+@dataclass
+class Pretrained:
+    """A reference model with everything it came from."""
+
+    recipe: Recipe
+    model: GPT
+    tokenizer: BPETokenizer
+    history: dict  # train_losses, learning_rates, validation points, measurement (a ledger row)
+    folder: Path
+    trained_now: bool
+
+
+def folder_of(name: str) -> Path:
+    return cache_dir() / "zoo" / f"{name}-{profile()}"
+
+
+def _train(r: Recipe, folder: Path, progress: bool) -> Pretrained:
+    corpus = load_corpus(r.corpus)
+    tokenizer = BPETokenizer.train(corpus.train_text, r.vocab_size)
+    train_ids = torch.tensor(tokenizer.encode(corpus.train_text), dtype=torch.long)
+    val_ids = torch.tensor(tokenizer.encode(corpus.validation_text), dtype=torch.long)
+    torch.manual_seed(r.training.seed)
+    model = GPT(r.model)
+    result = train(model, train_ids, val_ids, r.training, label=f"zoo: train {r.name} ({profile()})",
+                   progress=progress)
+    history = {"train_losses": result.train_losses, "learning_rates": result.learning_rates,
+               "validation": result.validation, "measurement": result.measurement.as_row(),
+               "validation_tokens": len(val_ids), "validation_characters": len(corpus.validation_text)}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model.cpu(), folder / "model.safetensors", r.model.to_dict())
+    tokenizer.save(folder / "tokenizer.json")
+    (folder / "history.json").write_text(json.dumps(history))
+    (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "recipe": asdict(r)}, indent=1))
+    return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
+
+
+def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
+    """The cached model, or None when it is missing, stale or unreadable (with a warning for the last two)."""
+    if not (folder / "recipe.json").exists():
+        return None
+    try:
+        if json.loads((folder / "recipe.json").read_text())["fingerprint"] != r.fingerprint():
+            warnings.warn(f"the cached {r.name!r} in {folder} was made by another recipe: training it again")
+            return None
+        model = GPT(r.model)
+        load_checkpoint(model, folder / "model.safetensors")
+        tokenizer = BPETokenizer.load(folder / "tokenizer.json")
+        history = json.loads((folder / "history.json").read_text())
+    except (CheckpointError, ValueError, KeyError, OSError) as error:
+        warnings.warn(f"the cached {r.name!r} in {folder} is unreadable ({error}): training it again")
+        return None
+    return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=False)
+
+
+def load(name: str = "reference", *, retrain: bool = False, progress: bool = True) -> Pretrained:
+    """The named reference model: from the cache when it is there and current, else trained and cached."""
+    r = recipe(name)
+    folder = folder_of(name)
+    cached = None if retrain else _from_cache(r, folder)
+    return cached if cached is not None else _train(r, folder, progress)

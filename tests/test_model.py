@@ -1,0 +1,146 @@
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from greenlab.model import GPT, ATTENTION, GPTConfig, KVCache, causal_mask, math_attention, register_attention, \
+    sample, sdpa_attention
+
+SMALL = GPTConfig(vocab_size=97, block_size=24, n_layer=2, n_head=4, n_embd=32)
+
+
+@pytest.fixture
+def model() -> GPT:
+    torch.manual_seed(0)
+    return GPT(SMALL).eval()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"n_embd": 30}, "not divisible by n_head"), ({"n_layer": 0}, "n_layer must be a positive integer"),
+    ({"block_size": 2.5}, "block_size"), ({"dropout": 1.0}, "dropout"), ({"attention": "flash9"}, "registered: "),
+])
+def test_bad_config_is_a_clear_error(change, message):
+    with pytest.raises(ValueError, match=message):
+        GPTConfig(**{**SMALL.to_dict(), **change})
+
+
+def test_logits_shape_and_bad_inputs(model):
+    assert model(torch.randint(0, 97, (3, 10))).shape == (3, 10, 97)
+    with pytest.raises(ValueError, match="context of 25 tokens is longer than the model's block_size=24"):
+        model(torch.zeros(1, 25, dtype=torch.long))
+    with pytest.raises(ValueError, match="token id 97 is out of range for vocab_size=97"):
+        model(torch.tensor([[1, 97]]))
+    with pytest.raises(ValueError, match="shape \\(batch, time\\)"):
+        model(torch.zeros(5, dtype=torch.long))
+
+
+def test_the_future_does_not_change_the_past(model):
+    ids = torch.randint(0, 97, (2, 16))
+    changed = ids.clone()
+    changed[:, 10:] = (changed[:, 10:] + 1) % 97
+    assert torch.allclose(model(ids)[:, :10], model(changed)[:, :10], atol=1e-6)
+
+
+@pytest.mark.parametrize("query_length, key_length", [(5, 5), (1, 9), (3, 8)])
+def test_math_and_sdpa_attention_agree(query_length, key_length):
+    q = torch.randn(2, 3, query_length, 8)
+    k, v = torch.randn(2, 3, key_length, 8), torch.randn(2, 3, key_length, 8)
+    assert torch.allclose(math_attention(q, k, v), sdpa_attention(q, k, v), atol=1e-5)
+
+
+def test_causal_mask_aligns_the_last_query_with_the_last_key():
+    assert causal_mask(2, 4).tolist() == [[True, True, True, False], [True, True, True, True]]
+
+
+def test_both_attention_paths_give_the_same_model_output(model):
+    math_model = GPT(GPTConfig(**{**SMALL.to_dict(), "attention": "math"})).eval()
+    math_model.load_state_dict(model.state_dict())
+    ids = torch.randint(0, 97, (2, 24))
+    assert torch.allclose(math_model(ids), model(ids), atol=1e-5)
+
+
+def test_registered_attention_is_used(model):
+    calls = []
+
+    def spy(q, k, v):
+        calls.append(q.shape)
+        return sdpa_attention(q, k, v)
+
+    register_attention("spy", spy)
+    try:
+        GPT(GPTConfig(**{**SMALL.to_dict(), "attention": "spy"}))(torch.zeros(1, 4, dtype=torch.long))
+        assert calls == [(1, 4, 4, 8)] * 2
+    finally:
+        del ATTENTION["spy"]
+
+
+def test_weights_are_tied_and_counted_once(model):
+    assert model.lm_head.weight is model.wte.weight
+    expected = sum(p.numel() for p in model.parameters())
+    assert model.num_parameters() == expected
+    assert model.num_parameters(include_embeddings=False) == expected - 97 * 32 - 24 * 32
+
+
+def test_gpt2_style_init(model):
+    torch.manual_seed(0)
+    big = GPT(GPTConfig(vocab_size=500, block_size=64, n_layer=8, n_head=4, n_embd=128))
+    assert big.wte.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert big.h[0].attn.c_proj.weight.std().item() == pytest.approx(0.02 / 4, rel=0.1)
+
+
+def test_flops_per_token_matches_pytorchs_counter_on_the_math_path():
+    torch.manual_seed(0)
+    math_model = GPT(GPTConfig(**{**SMALL.to_dict(), "attention": "math"}))
+    ids = torch.randint(0, 97, (2, 24))
+    with FlopCounterMode(display=False) as counter:
+        math_model(ids)
+    assert counter.get_total_flops() == math_model.flops_per_token(24) * ids.numel()
+    assert math_model.flops_per_token(24, training=True) == 3 * math_model.flops_per_token(24)
+
+
+def test_kv_cache_gives_the_same_logits(model):
+    ids = torch.randint(0, 97, (2, 12))
+    cache = KVCache(SMALL.n_layer)
+    step_by_step = torch.cat([model(ids[:, :5], cache)] + [model(ids[:, t: t + 1], cache) for t in range(5, 12)], 1)
+    assert len(cache) == 12
+    assert torch.allclose(step_by_step, model(ids), atol=1e-5)
+
+
+@pytest.mark.parametrize("prompt_length, new", [(3, 10), (3, 40), (30, 5)])
+def test_generation_with_and_without_cache_agree(model, prompt_length, new):
+    ids = torch.randint(0, 97, (2, prompt_length))
+    with_cache = model.generate(ids, new, temperature=0)
+    assert with_cache.shape == (2, prompt_length + new)
+    assert torch.equal(with_cache, model.generate(ids, new, temperature=0, use_cache=False))
+    sampled = model.generate(ids, new, temperature=0.8, top_k=20, generator=torch.Generator().manual_seed(1))
+    again = model.generate(ids, new, temperature=0.8, top_k=20, use_cache=False,
+                           generator=torch.Generator().manual_seed(1))
+    assert torch.equal(sampled, again)
+
+
+def test_greedy_sampling_and_filters():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    assert sample(logits, temperature=0).item() == 1
+    assert sample(logits, temperature=-1).item() == 1
+    g = torch.Generator().manual_seed(0)
+    assert {sample(logits, top_k=2, generator=g).item() for _ in range(200)} == {1, 3}
+    probabilities = logits.softmax(-1)[0]  # 0.64, 0.24, 0.09, 0.03 for ids 1, 3, 2, 0
+    assert probabilities[1] > 0.6
+    assert {sample(logits, top_p=0.5, generator=g).item() for _ in range(200)} == {1}
+    assert {sample(logits, top_p=0.7, generator=g).item() for _ in range(200)} == {1, 3}
+    with pytest.raises(ValueError, match="top_p"):
+        sample(logits, top_p=0)
+
+
+def test_generate_restores_training_mode(model):
+    model.train()
+    model.generate(torch.zeros(1, 1, dtype=torch.long), 2)
+    assert model.training
+
+
+def test_attention_maps_are_causal_distributions(model):
+    from greenlab.model import attention_maps
+
+    maps = attention_maps(model, torch.randint(0, 97, (1, 9)))
+    assert maps.shape == (2, 4, 9, 9)
+    assert torch.allclose(maps.sum(-1), torch.ones(2, 4, 9), atol=1e-5)
+    assert maps.triu(1).abs().max() == 0

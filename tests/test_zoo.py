@@ -1,0 +1,62 @@
+import json
+
+import pytest
+import torch
+
+from greenlab import zoo
+from greenlab.model import GPTConfig
+from greenlab.train import TrainConfig
+
+TINY = zoo.Recipe("tiny", "a test recipe", GPTConfig(vocab_size=300, block_size=16, n_layer=1, n_head=2, n_embd=16),
+                  TrainConfig(steps=6, batch_size=4, block_size=16, warmup_steps=1, eval_interval=3, eval_batches=1),
+                  vocab_size=300)
+
+
+@pytest.fixture
+def tiny(cache, monkeypatch):
+    monkeypatch.setitem(zoo.RECIPES, "tiny", {"cpu": TINY, "gpu": TINY})
+    return "tiny"
+
+
+def test_trains_once_then_loads_from_the_cache(tiny):
+    first = zoo.load(tiny, progress=False)
+    assert first.trained_now and (first.folder / "model.safetensors").exists()
+    assert first.history["measurement"]["label"] == "zoo: train tiny (cpu)"
+    second = zoo.load(tiny)
+    assert not second.trained_now
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert second.tokenizer.merges == first.tokenizer.merges
+    assert second.history["validation"] == first.history["validation"]
+
+
+def test_the_same_recipe_gives_the_same_model(tiny):
+    first = zoo.load(tiny, progress=False)
+    again = zoo.load(tiny, retrain=True, progress=False)
+    assert again.trained_now and again.history["train_losses"] == first.history["train_losses"]
+
+
+def test_a_changed_recipe_is_retrained(tiny, monkeypatch):
+    zoo.load(tiny, progress=False)
+    recipe = json.loads((zoo.folder_of(tiny) / "recipe.json").read_text())
+    recipe["fingerprint"] = "something else"
+    (zoo.folder_of(tiny) / "recipe.json").write_text(json.dumps(recipe))
+    with pytest.warns(UserWarning, match="another recipe"):
+        assert zoo.load(tiny, progress=False).trained_now
+
+
+def test_a_corrupt_cache_is_retrained_with_a_warning(tiny):
+    zoo.load(tiny, progress=False)
+    (zoo.folder_of(tiny) / "model.safetensors").write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert zoo.load(tiny, progress=False).trained_now
+
+
+def test_unknown_model_lists_the_zoo():
+    with pytest.raises(ValueError, match="unknown model 'giant'; the zoo has: reference"):
+        zoo.recipe("giant")
+
+
+def test_profiles_choose_the_recipe(monkeypatch):
+    monkeypatch.setenv("GREENLAB_PROFILE", "gpu")
+    assert zoo.recipe("reference").model.n_embd > zoo.RECIPES["reference"]["cpu"].model.n_embd
