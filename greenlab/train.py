@@ -141,7 +141,7 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
 
     with measure(label) as m:
         started = time.perf_counter()
-        bar = tqdm(range(config.steps), desc=label, disable=not progress)
+        bar = tqdm(range(config.steps), desc=label, disable=not progress, mininterval=1.0)
         for step in bar:
             if step == 0:  # every step has the same shapes: count the first one's FLOPs
                 loss, step_flops = count_flops(lambda: train_step(0))
@@ -156,9 +156,9 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
                     val_loss = evaluate(model, val_ids, config)
                 result.validation.append({"step": step + 1, "val_loss": val_loss, "val_perplexity": math.exp(val_loss),
                                           "elapsed_s": time.perf_counter() - started})
-                bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_loss:.3f}")
+                bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_loss:.3f}", refresh=False)
             else:
-                bar.set_postfix(loss=f"{loss:.3f}")
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)  # drawn at most once a second
         m.flops = step_flops * config.steps + eval_flops * len(result.validation)
     result.measurement = m
     return result
