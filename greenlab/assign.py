@@ -13,6 +13,7 @@ In a teacher's lab, solution code sits between nbgrader's markers:
         raise NotImplementedError("Exercise: write your code here")
 
 and clears every output, so the learner starts from a clean notebook whose checks say "not implemented yet".
+The check cells (and their `# check: NAME (N points)` markers, which `greenlab grade` reads) are kept as they are.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def make_student_version(source: str | Path, target: str | Path) -> int:
     """Write the student version of the lab `source` to `target`; return how many solutions were removed."""
     source, target = Path(source), Path(target)
     notebook = nbformat.read(source, as_version=4)
+    notebook.metadata["greenlab"] = {"lab": source.stem}  # so that `greenlab grade` knows which lab this is
     removed = 0
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":

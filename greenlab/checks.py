@@ -5,7 +5,8 @@
     ✗ similarity: wrong shape: expected (6, 5), got (5, 6). Hint: ...
 
 A check never raises and never prints a stack trace: an exception inside the learner's code becomes a
-one-line message naming the line where it happened. The result also says pass/fail (`result.passed`).
+one-line message naming the line where it happened. The result also says pass/fail (`result.passed`), and a
+notebook shows it with a machine-readable copy (mime type CHECK_MIME) that `greenlab grade` reads.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -20,6 +22,8 @@ from typing import Any, Callable
 import torch
 
 NOT_IMPLEMENTED = "not implemented yet: replace the `raise NotImplementedError` line with your code"
+CHECK_MIME = "application/vnd.greenlab.check+json"
+CHECK_MARKER = re.compile(r"^# check: (?P<exercise>[\w.\-]+) \((?P<points>\d+) points?\)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,10 @@ class CheckResult:
 
     def __repr__(self) -> str:
         return f"{'✓' if self.passed else '✗'} {self.exercise}: {self.message}"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"text/plain": repr(self),
+                CHECK_MIME: {"exercise": self.exercise, "passed": self.passed, "message": self.message}}
 
 
 def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4) -> str | None:

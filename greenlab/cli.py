@@ -1,9 +1,13 @@
-"""The `greenlab` command: `greenlab doctor`, `greenlab assign SRC OUT`, `greenlab conventions [--fix]`."""
+"""The `greenlab` command: `greenlab doctor`, `greenlab assign SRC OUT`, `greenlab grade SUBMISSIONS`,
+`greenlab conventions [--fix]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from greenlab.settings import ROOT, require
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -18,6 +22,17 @@ def _assign(args: argparse.Namespace) -> int:
 
     for path in assign(args.source, args.out):
         print(f"wrote {path}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    require("nbclient", extra="lab")
+    from greenlab.grade import grade, summary
+
+    grades = grade(args.submissions, args.out, labs_dir=args.labs, only_lab=args.lab, feedback_dir=args.feedback,
+                   timeout_s=args.timeout, cell_timeout_s=args.cell_timeout)
+    print(summary(grades))
+    print(f"wrote {args.out} and the feedback files in {args.feedback or Path(args.out).with_name('feedback')}")
     return 0
 
 
@@ -43,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     assign.add_argument("source", help="a lab notebook, or a folder of them (e.g. labs/)")
     assign.add_argument("out", help="folder for the student versions")
     assign.set_defaults(run=_assign)
+    grade = commands.add_parser("grade", help="run submitted labs with their original checks; write grades")
+    grade.add_argument("submissions", help="folder of submitted notebooks (NAME.ipynb or NAME/lab.ipynb)")
+    grade.add_argument("--out", default="grades.csv", help="the grades table (CSV)")
+    grade.add_argument("--labs", default=str(ROOT / "labs"), help="folder of the teacher's labs")
+    grade.add_argument("--lab", help="grade only this lab (e.g. lab00_green_ai); other labs are reported")
+    grade.add_argument("--feedback", help="folder for the per-learner feedback (default: next to --out)")
+    grade.add_argument("--timeout", type=float, default=600, help="seconds for a whole notebook")
+    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds before a cell is interrupted")
+    grade.set_defaults(run=_grade)
     conventions = commands.add_parser("conventions", help="check every notebook's badge and setup cell")
     conventions.add_argument("--fix", action="store_true", help="rewrite badges and setup cells from settings")
     conventions.set_defaults(run=_conventions)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 
+from greenlab.checks import CHECK_MARKER
 from greenlab.settings import REPOSITORY, REPOSITORY_URL, ROOT
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -49,6 +50,11 @@ def problems(notebook: Path) -> list[str]:
     code = [c for c in cells if c.cell_type == "code"]
     if not code or code[0].source != SETUP_CELL:
         found.append("the first code cell must be the shared setup cell (greenlab conventions --fix)")
+    if notebook.parent.name == "labs":
+        unmarked = [i for i, c in enumerate(cells) if c.cell_type == "code" and ".check_" in c.source
+                    and not CHECK_MARKER.search(c.source)]
+        if unmarked:
+            found.append(f"check cells {unmarked} lack the '# check: NAME (N points)' marker line")
     text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
     for heading in REQUIRED_HEADINGS.get(notebook.parent.name, ()):
         if heading not in text:

@@ -1,0 +1,101 @@
+"""`greenlab grade` on fabricated submissions of lab 00 (5 points: 1 + 1 + 1 + 2)."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from greenlab import cli
+from greenlab.assign import make_student_version
+from greenlab.grade import find_submissions, grade, lab_exercises
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
+LAB01 = ROOT / "labs" / "lab01_tokenization.ipynb"
+
+
+def _edit(source: Path, target: Path, old: str, new: str) -> None:
+    notebook = nbformat.read(source, as_version=4)
+    hits = [c for c in notebook.cells if old in c.source]
+    assert hits, old
+    hits[0].source = hits[0].source.replace(old, new)
+    nbformat.write(notebook, target)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submissions")
+    shutil.copy(LAB00, folder / "full.ipynb")
+    make_student_version(LAB00, folder / "blank.ipynb")
+    _edit(LAB00, folder / "wrong.ipynb", "return 6 * n_params * n_tokens", "return 2 * n_params * n_tokens")
+    _edit(LAB00, folder / "raises.ipynb", "return kwh * grid_gco2_per_kwh / 1000", "raise ValueError('units?')")
+    _edit(LAB00, folder / "sleeps.ipynb", "def energy_kwh(", "import time\ntime.sleep(10**6)\n\ndef energy_kwh(")
+    _edit(LAB00, folder / "cheats.ipynb", "return 6 * n_params * n_tokens", "return 0")
+    _edit(folder / "cheats.ipynb", folder / "cheats.ipynb", "lab00.check_training_flops(training_flops)",
+          "print('✓ training_flops: matches the reference on 5 random inputs')")
+    (folder / "corrupt_lab00.ipynb").write_text("{ this is not json")
+    (folder / "carol").mkdir()
+    shutil.copy(LAB01, folder / "carol" / "lab01_tokenization.ipynb")
+    out = tmp_path_factory.mktemp("grades") / "grades.csv"
+    grades = grade(folder, out, only_lab="lab00_green_ai", timeout_s=120, cell_timeout_s=8, progress=False)
+    with out.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return folder, out, grades, rows
+
+
+def _total(rows, learner):
+    return next(int(r["score"]) for r in rows if r["learner"] == learner and r["exercise"] == "TOTAL")
+
+
+def test_lab00_has_five_points_in_four_exercises():
+    exercises = lab_exercises(LAB00)
+    assert [(e.exercise, e.points) for e in exercises] == [("training_flops", 1), ("energy_kwh", 1),
+                                                           ("co2eq_kg", 1), ("squared_distances", 2)]
+
+
+@pytest.mark.parametrize("learner, score", [("full", 5), ("blank", 0), ("wrong", 4), ("raises", 4),
+                                            ("sleeps", 4), ("cheats", 4), ("corrupt_lab00", 0), ("carol", 0)])
+def test_scores(graded, learner, score):
+    assert _total(graded[3], learner) == score
+
+
+def test_messages_explain_each_score(graded):
+    by = {(r["learner"], r["exercise"]): r for r in graded[3]}
+    assert "not implemented yet" in by[("blank", "training_flops")]["message"]
+    assert "expected" in by[("wrong", "training_flops")]["message"]
+    assert "raised ValueError: units?" in by[("raises", "co2eq_kg")]["message"]
+    assert "energy_kwh" in by[("sleeps", "energy_kwh")]["message"]  # NameError: the cell was interrupted
+    assert by[("cheats", "training_flops")]["passed"] == "False"
+    assert "not a readable notebook" in by[("corrupt_lab00", "training_flops")]["message"]
+    assert "is lab01_tokenization, not lab00_green_ai" in by[("carol", "training_flops")]["message"]
+
+
+def test_submissions_are_never_modified(graded):
+    folder = graded[0]
+    assert nbformat.read(folder / "full.ipynb", as_version=4) == nbformat.read(LAB00, as_version=4)
+
+
+def test_feedback_files(graded):
+    feedback = graded[1].with_name("feedback") / "wrong_lab00_green_ai.md"
+    text = feedback.read_text(encoding="utf-8")
+    assert "**Score: 4 / 5**" in text and "| training_flops | 0 / 1 | ✗" in text
+
+
+def test_cli_prints_a_summary(graded, tmp_path, capsys):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(LAB00, folder / "dana_lab00.ipynb")
+    assert cli.main(["grade", str(folder), "--out", str(tmp_path / "g.csv"), "--cell-timeout", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "dana_lab00" in out and "5 / 5" in out
+
+
+def test_bad_input_is_a_clear_message(tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "missing"), "--out", str(tmp_path / "g.csv")]) == 2
+    assert "no submissions folder" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no notebooks"):
+        find_submissions(tmp_path)
+    with pytest.raises(ValueError, match="unknown lab 'lab99'"):
+        grade(tmp_path, tmp_path / "g.csv", only_lab="lab99")
