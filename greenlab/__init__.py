@@ -1,17 +1,21 @@
 """GreenLab: build small language models from scratch, and make them green.
 
 Modules, from the foundations up (each reads top to bottom):
-    settings   paths, cache folder, offline detection, seeds, compute profile
-    data       corpora (offline by default) and token batches
-    energy     measure time, energy, CO2eq and FLOPs of a block of code
-    ledger     the green ledger: every measured run, as a table
-    footprint  back-of-envelope training footprint, with published figures
-    train      the training loop and safetensors checkpoints
-    checks     instant feedback for lab exercises (exercises/: one module per lab)
-    assign     student versions of labs
-    machine    doctor(): what this machine offers the course
+    settings     paths, cache folder, offline detection, seeds, compute profile
+    data         corpora (offline by default) and token batches
+    tokenizer/   byte-level BPE from scratch, its Hugging Face export, char and word baselines
+    energy       measure time, energy, CO2eq and FLOPs of a block of code
+    ledger       the green ledger: every measured run, as a table
+    footprint    back-of-envelope training footprint, with published figures
+    model        the GPT, with pluggable attention and KV-cache generation
+    train        the training loop and safetensors checkpoints
+    interop      our GPT <-> Hugging Face GPT-2
+    zoo          named, cached reference models
+    plots        figures shared by notebooks; widgets: their interactive versions
+    checks       instant feedback for lab exercises (exercises/: one module per lab)
+    assign       student versions of labs; grade: grading submitted labs
     conventions  the shared header of every notebook and lab (badge, setup cell)
-    cli        the `greenlab` command: doctor, assign, conventions
+    machine      doctor(): what this machine offers the course; cli: the `greenlab` command
 """
 
 from greenlab.machine import doctor

@@ -6,6 +6,7 @@ problem that byte-level BPE removes.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
 
 import regex
@@ -14,49 +15,55 @@ UNKNOWN = "<unk>"
 WORD_PATTERN = regex.compile(r"\p{L}+|\p{N}+|[^\s\p{L}\p{N}]")
 
 
-class CharTokenizer:
-    """One token per character seen in training; unseen characters become `<unk>`."""
+class _FixedVocabulary(ABC):
+    """A vocabulary learned once: id 0 is `<unk>`, then the known pieces."""
 
-    def __init__(self, text: str):
-        if not text:
-            raise ValueError("cannot build a vocabulary from an empty text")
-        self.itos = [UNKNOWN, *sorted(set(text))]
+    def __init__(self, pieces: list[str]):
+        self.itos = [UNKNOWN, *pieces]
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
     @property
     def vocab_size(self) -> int:
         return len(self.itos)
 
-    def encode(self, text: str) -> list[int]:
-        return [self.stoi.get(ch, 0) for ch in text]
+    @abstractmethod
+    def split(self, text: str) -> list[str]:
+        """The text as vocabulary pieces."""
 
-    def decode(self, ids: list[int]) -> str:
-        return "".join(self.itos[i] for i in ids)
+    def encode(self, text: str) -> list[int]:
+        return [self.stoi.get(piece, 0) for piece in self.split(text)]
 
     def tokens(self, text: str) -> list[str]:
         return [self.itos[i] for i in self.encode(text)]
 
 
-class WordTokenizer:
+class CharTokenizer(_FixedVocabulary):
+    """One token per character seen in training; unseen characters become `<unk>`."""
+
+    def __init__(self, text: str):
+        if not text:
+            raise ValueError("cannot build a vocabulary from an empty text")
+        super().__init__(sorted(set(text)))
+
+    def split(self, text: str) -> list[str]:
+        return list(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.itos[i] for i in ids)
+
+
+class WordTokenizer(_FixedVocabulary):
     """One token per word or punctuation mark, for the `max_words` most frequent; spaces are dropped."""
 
     def __init__(self, text: str, max_words: int = 10_000):
         words = WORD_PATTERN.findall(text)
         if not words:
             raise ValueError("cannot build a vocabulary from a text without words")
-        self.itos = [UNKNOWN, *(w for w, _ in Counter(words).most_common(max_words - 1))]
-        self.stoi = {s: i for i, s in enumerate(self.itos)}
+        super().__init__([w for w, _ in Counter(words).most_common(max_words - 1)])
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    def encode(self, text: str) -> list[int]:
-        return [self.stoi.get(w, 0) for w in WORD_PATTERN.findall(text)]
+    def split(self, text: str) -> list[str]:
+        return WORD_PATTERN.findall(text)
 
     def decode(self, ids: list[int]) -> str:
         """Words joined by single spaces: the original spacing is lost."""
         return " ".join(self.itos[i] for i in ids)
-
-    def tokens(self, text: str) -> list[str]:
-        return [self.itos[i] for i in self.encode(text)]
