@@ -59,7 +59,7 @@ def make_student_version(source: str | Path, target: str | Path) -> int:
     removed = 0
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
-            removed += cell.source.count(BEGIN)
+            removed += sum(line.strip() == BEGIN for line in cell.source.splitlines())
             cell.source = strip_solutions(cell.source, where=f"{source.name}, cell {index}")
             cell.outputs, cell.execution_count = [], None
     target.parent.mkdir(parents=True, exist_ok=True)

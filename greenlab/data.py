@@ -94,17 +94,17 @@ def _pydoc_corpus(local_path: Path | None) -> Corpus:
 
 def _wikitext2_corpus(local_path: Path | None) -> Corpus:
     """WikiText-2 (Merity et al. 2016, CC BY-SA): Wikipedia good and featured articles."""
+    if local_path is None and is_offline():
+        raise OfflineError(
+            "the 'wikitext-2' corpus is downloaded from the Hugging Face Hub, and this machine is offline. "
+            "Use the default corpus (load_corpus('pydoc')), or pass local_path= to a copy saved with "
+            "DatasetDict.save_to_disk() while online.")
     import datasets
 
     if local_path is not None:
         splits = datasets.load_from_disk(str(local_path))
         source = f"WikiText-2 (raw), local copy at {local_path}"
     else:
-        if is_offline():
-            raise OfflineError(
-                "the 'wikitext-2' corpus is downloaded from the Hugging Face Hub, and this machine is offline. "
-                "Use the default corpus (load_corpus('pydoc')), or pass local_path= to a copy saved with "
-                "DatasetDict.save_to_disk() while online.")
         splits = datasets.load_dataset("Salesforce/wikitext", "wikitext-2-raw-v1")
         source = "WikiText-2 (raw), Salesforce/wikitext on the Hugging Face Hub, CC BY-SA 3.0"
     missing = {"train", "validation"} - set(splits)
@@ -136,7 +136,8 @@ def load_corpus(name: str = "pydoc", *, local_path: str | Path | None = None) ->
     return loader(Path(local_path) if local_path is not None else None)
 
 
-def _check_token_ids(ids: torch.Tensor, block_size: int) -> None:
+def check_token_ids(ids: torch.Tensor, block_size: int) -> None:
+    """A clear error unless `ids` is a 1-D long tensor with more than `block_size` tokens."""
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
         raise ValueError("token ids must be a 1-D torch.long tensor")
     if block_size < 1:
@@ -148,7 +149,7 @@ def _check_token_ids(ids: torch.Tensor, block_size: int) -> None:
 def random_batch(ids: torch.Tensor, batch_size: int, block_size: int,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """`batch_size` random windows of `block_size` tokens (inputs) and the same windows shifted by one (targets)."""
-    _check_token_ids(ids, block_size)
+    check_token_ids(ids, block_size)
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
     windows = torch.stack([ids[s: s + block_size + 1] for s in starts.tolist()])
     return windows[:, :-1], windows[:, 1:]
@@ -157,7 +158,7 @@ def random_batch(ids: torch.Tensor, batch_size: int, block_size: int,
 def sequential_batches(ids: torch.Tensor, batch_size: int, block_size: int,
                        max_batches: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Non-overlapping windows from the start of `ids`, batched: the same every time, for evaluation."""
-    _check_token_ids(ids, block_size)
+    check_token_ids(ids, block_size)
     n_windows = (len(ids) - 1) // block_size
     windows = ids[: n_windows * block_size + 1]
     inputs = windows[:-1].view(n_windows, block_size)

@@ -9,7 +9,8 @@ Energy comes from codecarbon's `OfflineEmissionsTracker`. It *measures* where th
 RAPL it multiplies the CPU load by a TDP from its table (or 4 W per thread). `Measurement.method` says which,
 and every printed figure carries it. CO2eq = energy × the carbon intensity of the chosen country's grid.
 FLOPs come from PyTorch's `torch.utils.flop_counter` (matrix multiplications and convolutions, not
-element-wise ops). A tracker that fails never costs the user's work: a warning, and `available=False`.
+element-wise ops; on the CPU it does not see the fused attention kernel, so `GPT.flops_per_token` counts it).
+A tracker that fails never costs the user's work: a warning, and `available=False`.
 """
 
 from __future__ import annotations

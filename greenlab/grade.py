@@ -18,10 +18,10 @@ Grading runs the learners' code: run it in an account or container that holds no
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,8 @@ from greenlab.settings import ROOT
 
 @dataclass(frozen=True)
 class Exercise:
+    """One graded exercise of a lab: its name, its points and the teacher's check cell."""
+
     exercise: str
     points: int
     cell: nbformat.NotebookNode  # the teacher's check cell
@@ -43,6 +45,8 @@ class Exercise:
 
 @dataclass
 class Grade:
+    """One learner's result on one exercise."""
+
     learner: str
     lab: str
     exercise: str
@@ -77,10 +81,11 @@ def _check_results(cells: list[nbformat.NotebookNode], exercises: list[Exercise]
                    learner: str, lab: str) -> list[Grade]:
     grades = []
     for exercise, cell in zip(exercises, cells):
-        results = [o["data"][CHECK_MIME] for o in cell.get("outputs", []) if CHECK_MIME in o.get("data", {})]
+        results = [o["data"][CHECK_MIME] for o in cell.get("outputs", [])
+                   if o.get("output_type") == "execute_result" and CHECK_MIME in o.get("data", {})]
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if results:
-            passed, message = bool(results[-1]["passed"]), results[-1]["message"]
+            passed, message = bool(results[0]["passed"]), results[0]["message"]
         elif errors:
             passed, message = False, f"the check could not run: {errors[0]['ename']}: {errors[0]['evalue']}"
         else:
@@ -91,6 +96,7 @@ def _check_results(cells: list[nbformat.NotebookNode], exercises: list[Exercise]
 
 
 def zero(learner: str, lab: str, exercises: list[Exercise], message: str) -> list[Grade]:
+    """Every exercise of the lab at zero points, with the reason."""
     return [Grade(learner, lab, e.exercise, e.points, 0, False, message) for e in exercises]
 
 
@@ -105,19 +111,27 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
         except Exception as error:
             return zero(learner, lab, exercises, f"not a readable notebook ({type(error).__name__})")
         notebook.cells = [c for c in notebook.cells if not (c.cell_type == "code" and CHECK_MARKER.search(c.source))]
-        checks = [nbformat.from_dict(dict(e.cell, outputs=[], execution_count=None)) for e in exercises]
+        module = lab.split("_")[0]  # the checks' own module, re-imported fresh: a learner's stand-in cannot answer
+        fresh = f"import importlib, greenlab.checks, greenlab.exercises.{module} as {module}\n" \
+                f"importlib.reload(greenlab.checks); importlib.reload({module})\n"
+        checks = [nbformat.v4.new_code_cell(fresh + e.cell.source) for e in exercises]
         notebook.cells.extend(checks)
-        client = NotebookClient(notebook, timeout=cell_timeout_s, interrupt_on_timeout=True, allow_errors=True,
+        deadline = time.monotonic() + timeout_s
+
+        def cell_timeout(cell) -> int:  # each cell gets its own limit, within what is left of the notebook's
+            return max(1, int(min(cell_timeout_s, deadline - time.monotonic())))
+
+        client = NotebookClient(notebook, timeout_func=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
                                 kernel_name="python3", resources={"metadata": {"path": folder}})
         stopped = None
         try:
-            asyncio.run(asyncio.wait_for(client.async_execute(), timeout_s))
-        except (asyncio.TimeoutError, TimeoutError):
-            stopped = f"the notebook ran out of its {timeout_s:g} s"
+            client.execute()
         except DeadKernelError:
             stopped = "the kernel died"
         except Exception as error:
             stopped = f"the notebook could not run: {type(error).__name__}: {error}"
+        if time.monotonic() > deadline:
+            stopped = f"the notebook ran out of its {timeout_s:g} s"
         return _check_results(notebook.cells[-len(checks):], exercises, stopped, learner, lab)
 
 
@@ -145,6 +159,7 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
         raise ValueError(f"unknown lab {only_lab!r}; the labs are: {', '.join(labs)}")
     exercises = {name: lab_exercises(path) for name, path in labs.items()}
     grades: list[Grade] = []
+    graded: dict[tuple[str, str], Path] = {}
     for learner, path in tqdm(find_submissions(Path(submissions)), desc="grading", disable=not progress):
         try:
             lab = lab_name(nbformat.read(path, as_version=4), path, labs)
@@ -154,10 +169,14 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
             grades.extend(zero(learner, only_lab, exercises[only_lab], f"{path.name} is {lab}, not {only_lab}"))
             continue
         lab = lab or only_lab  # grading one lab: a submission with no lab name is taken to be that lab
-        if lab is None:
-            grades.append(Grade(learner, "?", "-", 0, 0, False, f"{path.name} is not one of the labs "
+        if (learner, lab) in graded:
+            grades.append(Grade(learner, lab, "(none)", 0, 0, False, f"{path.name} is a second notebook for {lab}: "
+                                                              f"only {graded[(learner, lab)].name} is graded"))
+        elif lab is None:
+            grades.append(Grade(learner, "?", "(none)", 0, 0, False, f"{path.name} is not one of the labs "
                                                                 f"({', '.join(labs)}): name the lab with --lab"))
         else:
+            graded[(learner, lab)] = path
             grades.extend(grade_notebook(path, learner, lab, exercises[lab], timeout_s, cell_timeout_s))
     write_csv(grades, Path(out))
     write_feedback(grades, Path(feedback_dir) if feedback_dir else Path(out).with_name("feedback"))
@@ -173,18 +192,25 @@ def totals(grades: list[Grade]) -> dict[tuple[str, str], tuple[int, int]]:
     return result
 
 
+def _cell(value: object) -> object:
+    """A spreadsheet shows text starting with = + - @ as a formula: quote it."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
 def write_csv(grades: list[Grade], path: Path) -> None:
+    """One row per learner and exercise, then a TOTAL row per learner and lab."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["learner", "lab", "exercise", "points", "score", "passed", "message"])
         for g in grades:
-            writer.writerow([g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message])
+            writer.writerow(map(_cell, [g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message]))
         for (learner, lab), (score, points) in totals(grades).items():
-            writer.writerow([learner, lab, "TOTAL", points, score, score == points, ""])
+            writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, score == points, ""]))
 
 
 def write_feedback(grades: list[Grade], folder: Path) -> None:
+    """One Markdown file per learner and lab: the score and every check's message."""
     folder.mkdir(parents=True, exist_ok=True)
     for (learner, lab), (score, points) in totals(grades).items():
         lines = [f"# {lab}: feedback for {learner}", "", f"**Score: {score} / {points}**", "",

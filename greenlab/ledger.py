@@ -28,6 +28,7 @@ SHOWN = {"label": "run", "duration_s": "time (s)", "energy_j": "energy (J)", "co
 
 
 def ledger_path() -> Path:
+    """The ledger's CSV file in the cache folder."""
     return cache_dir() / "ledger.csv"
 
 
@@ -36,12 +37,16 @@ def _has_valid_header(path: Path) -> bool:
         return next(csv.reader(f), None) == COLUMNS
 
 
+def _set_aside(path: Path, why: str) -> None:
+    """Rename an unreadable ledger (kept for inspection) so that a new one begins, with a warning."""
+    backup = path.with_name(f"{path.name}.corrupt-{datetime.now():%Y%m%d%H%M%S%f}")
+    path.rename(backup)
+    warnings.warn(f"the green ledger {path} was unreadable ({why}); it was moved to {backup} and a new one started")
+
+
 def _set_aside_if_corrupt(path: Path) -> None:
-    """A ledger that is not ours is renamed (kept for inspection) and a new one begun, with a warning."""
     if path.exists() and not _has_valid_header(path):
-        backup = path.with_name(f"{path.name}.corrupt-{datetime.now():%Y%m%d%H%M%S}")
-        path.rename(backup)
-        warnings.warn(f"the green ledger {path} was unreadable; it was moved to {backup} and a new one started")
+        _set_aside(path, "not a ledger")
 
 
 def record(row: dict) -> None:
@@ -65,9 +70,7 @@ def load() -> pd.DataFrame:
         _set_aside_if_corrupt(path)
         return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        backup = path.with_name(f"{path.name}.corrupt-{datetime.now():%Y%m%d%H%M%S}")
-        path.rename(backup)
-        warnings.warn(f"the green ledger {path} could not be read ({error}); moved to {backup}, starting anew")
+        _set_aside(path, str(error))
         return pd.DataFrame(columns=COLUMNS)
 
 

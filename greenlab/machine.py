@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 import torch
@@ -23,8 +24,10 @@ def energy_sensor() -> str:
     """How codecarbon would obtain energy here: measured (RAPL/NVML) or estimated, and from what."""
     from greenlab.energy import measure
 
-    with measure("sensor probe", record=False) as m:
-        pass
+    with warnings.catch_warnings():  # the probe measures nothing: only which method codecarbon picks
+        warnings.simplefilter("ignore")
+        with measure("sensor probe", record=False) as m:
+            pass
     return m.method
 
 

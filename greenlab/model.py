@@ -59,6 +59,8 @@ def register_attention(name: str, fn: AttentionFn) -> None:
 
 @dataclass(frozen=True)
 class GPTConfig:
+    """The shape of a GPT; a bad value is a ValueError naming the field."""
+
     vocab_size: int = 4096
     block_size: int = 128  # the longest context the model can read
     n_layer: int = 4
@@ -103,6 +105,8 @@ class KVCache:
 
 
 class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention: one product makes q, k, v; heads attend in parallel; one projects."""
+
     def __init__(self, config: GPTConfig, layer: int):
         super().__init__()
         self.n_head, self.layer = config.n_head, layer
@@ -122,6 +126,8 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
+    """Position-wise: widen 4x, GELU, project back."""
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
@@ -149,6 +155,8 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    """Token and position embeddings, n_layer blocks, a final LayerNorm and the tied head."""
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -219,6 +227,9 @@ class GPT(nn.Module):
         tokens, top_p the smallest set whose probability reaches p. With `use_cache`, keys and values are kept
         between steps; once the text outgrows block_size, each step re-reads the last block_size tokens.
         """
+        if idx.dim() != 2 or idx.shape[1] == 0:
+            raise ValueError(f"generate needs a prompt of shape (batch, time) with at least one token, "
+                             f"got {tuple(idx.shape)}")
         was_training = self.training
         self.eval()
         cache, fed = None, 0  # fed: how many tokens of idx the cache already holds
@@ -244,6 +255,8 @@ def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature
     if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
         kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None:
@@ -259,6 +272,8 @@ def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
 @torch.no_grad()
 def attention_maps(model: GPT, idx: torch.Tensor) -> torch.Tensor:
     """Attention weights (n_layer, n_head, T, T) of every layer for one sequence `idx` (1, T)."""
+    if idx.dim() != 2 or idx.shape[0] != 1:
+        raise ValueError(f"attention_maps takes one sequence of shape (1, T), got {tuple(idx.shape)}")
     queries_and_keys = []
     hooks = [block.attn.c_attn.register_forward_hook(lambda module, inputs, output: queries_and_keys.append(output))
              for block in model.h]

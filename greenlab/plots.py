@@ -53,10 +53,11 @@ def plot_training(history: dict, title: str = "") -> Figure:
     return fig
 
 
-def plot_attention(maps, tokens: list[str], layer: int) -> Figure:
+def plot_attention(maps: "torch.Tensor", tokens: list[str], layer: int) -> Figure:
     """One layer's attention weights, a heatmap per head: row = the token that looks, column = where it looks."""
     heads = maps.shape[1]
-    fig, axes = plt.subplots(1, heads, figsize=(3.2 * heads, 3.4))
+    fig, axes = plt.subplots(1, heads, figsize=(3.2 * heads, 3.4), squeeze=False)
+    axes = axes[0]
     labels = [visible(t) for t in tokens]
     for head, ax in enumerate(axes):
         ax.imshow(maps[layer, head], cmap="Greens", vmin=0, vmax=1)

@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save_model
 from tqdm.auto import tqdm
 
-from greenlab.data import random_batch, sequential_batches
+from greenlab.data import check_token_ids, random_batch, sequential_batches
 from greenlab.energy import Measurement, count_flops, measure
 from greenlab.settings import device
 
@@ -32,6 +32,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Everything that decides a training run; a bad value is a ConfigError naming the field."""
+
     steps: int = 200
     batch_size: int = 16
     block_size: int = 64
@@ -118,6 +120,8 @@ class TrainResult:
 def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
           *, label: str = "training run", progress: bool = True) -> TrainResult:
     """Train `model` in place on `train_ids`, validating on `val_ids`; measured and recorded in the ledger."""
+    check_token_ids(train_ids, config.block_size)
+    check_token_ids(val_ids, config.block_size)
     torch.manual_seed(config.seed)  # dropout and any other randomness inside the model
     batch_generator = torch.Generator().manual_seed(config.seed)
     dev = device()

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+import greenlab
 from greenlab.data import load_corpus
 from greenlab.model import GPT, GPTConfig
 from greenlab.settings import cache_dir, profile
@@ -28,6 +30,8 @@ from greenlab.train import CheckpointError, TrainConfig, load_checkpoint, save_c
 
 @dataclass(frozen=True)
 class Recipe:
+    """A reference model's corpus, tokenizer size, architecture and training schedule."""
+
     name: str
     description: str
     model: GPTConfig
@@ -38,7 +42,8 @@ class Recipe:
     def fingerprint(self) -> str:
         """A short hash of everything that determines the trained weights."""
         content = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(f"{content} torch={torch.__version__}".encode()).hexdigest()[:16]
+        versions = f"torch={torch.__version__} python={sys.version_info[:3]} greenlab={greenlab.__version__}"
+        return hashlib.sha256(f"{content} {versions}".encode()).hexdigest()[:16]
 
 
 _REFERENCE_TRAINING = TrainConfig(steps=700, batch_size=16, block_size=128, learning_rate=3e-3,
@@ -111,7 +116,7 @@ def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
         load_checkpoint(model, folder / "model.safetensors")
         tokenizer = BPETokenizer.load(folder / "tokenizer.json")
         history = json.loads((folder / "history.json").read_text())
-    except (CheckpointError, ValueError, KeyError, OSError) as error:
+    except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:
         warnings.warn(f"the cached {r.name!r} in {folder} is unreadable ({error}): training it again")
         return None
     return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=False)

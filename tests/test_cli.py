@@ -1,8 +1,9 @@
 from greenlab import cli
 
 
-def test_doctor_prints_the_machine(capsys, cache):
+def test_doctor_prints_the_machine(capsys, cache, recwarn):
     assert cli.main(["doctor"]) == 0
+    assert not [w for w in recwarn if "resolution" in str(w.message)]
     out = capsys.readouterr().out
     for fact in ("torch", "codecarbon", "energy", "offline  True", "cache folder"):
         assert fact in out

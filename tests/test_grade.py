@@ -35,11 +35,18 @@ def graded(tmp_path_factory):
     _edit(LAB00, folder / "cheats.ipynb", "return 6 * n_params * n_tokens", "return 0")
     _edit(folder / "cheats.ipynb", folder / "cheats.ipynb", "lab00.check_training_flops(training_flops)",
           "print('✓ training_flops: matches the reference on 5 random inputs')")
+    _edit(LAB00, folder / "fakes.ipynb", "return 6 * n_params * n_tokens",
+          "return 0\n\nfrom types import SimpleNamespace\nfrom greenlab.checks import CheckResult\n"
+          "lab00 = SimpleNamespace(check_training_flops=lambda fn: CheckResult('training_flops', True, 'ok'))")
     (folder / "corrupt_lab00.ipynb").write_text("{ this is not json")
+    (folder / "dave").mkdir()
+    shutil.copy(LAB00, folder / "dave" / "lab00_first.ipynb")
+    shutil.copy(LAB00, folder / "dave" / "lab00_second.ipynb")
+    shutil.copy(LAB00, folder / "=cmd.ipynb")
     (folder / "carol").mkdir()
     shutil.copy(LAB01, folder / "carol" / "lab01_tokenization.ipynb")
     out = tmp_path_factory.mktemp("grades") / "grades.csv"
-    grades = grade(folder, out, only_lab="lab00_green_ai", timeout_s=120, cell_timeout_s=8, progress=False)
+    grades = grade(folder, out, only_lab="lab00_green_ai", timeout_s=120, cell_timeout_s=20, progress=False)
     with out.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     return folder, out, grades, rows
@@ -55,8 +62,9 @@ def test_lab00_has_five_points_in_four_exercises():
                                                            ("co2eq_kg", 1), ("squared_distances", 2)]
 
 
-@pytest.mark.parametrize("learner, score", [("full", 5), ("blank", 0), ("wrong", 4), ("raises", 4),
-                                            ("sleeps", 4), ("cheats", 4), ("corrupt_lab00", 0), ("carol", 0)])
+@pytest.mark.parametrize("learner, score", [("full", 5), ("blank", 0), ("wrong", 4), ("raises", 4), ("sleeps", 4),
+                                            ("cheats", 4), ("fakes", 4), ("corrupt_lab00", 0), ("carol", 0),
+                                            ("dave", 5)])
 def test_scores(graded, learner, score):
     assert _total(graded[3], learner) == score
 
@@ -70,6 +78,15 @@ def test_messages_explain_each_score(graded):
     assert by[("cheats", "training_flops")]["passed"] == "False"
     assert "not a readable notebook" in by[("corrupt_lab00", "training_flops")]["message"]
     assert "is lab01_tokenization, not lab00_green_ai" in by[("carol", "training_flops")]["message"]
+
+
+def test_a_second_notebook_is_reported_not_added(graded):
+    rows = [r for r in graded[3] if r["learner"] == "dave" and r["exercise"] == "(none)"]
+    assert len(rows) == 1 and "second notebook" in rows[0]["message"]
+
+
+def test_spreadsheet_formulas_are_quoted(graded):
+    assert any(r["learner"] == "'=cmd" for r in graded[3])
 
 
 def test_submissions_are_never_modified(graded):

@@ -144,3 +144,12 @@ def test_attention_maps_are_causal_distributions(model):
     assert maps.shape == (2, 4, 9, 9)
     assert torch.allclose(maps.sum(-1), torch.ones(2, 4, 9), atol=1e-5)
     assert maps.triu(1).abs().max() == 0
+    with pytest.raises(ValueError, match="one sequence"):
+        attention_maps(model, torch.zeros(2, 4, dtype=torch.long))
+
+
+def test_generation_needs_a_prompt(model):
+    with pytest.raises(ValueError, match="at least one token"):
+        model.generate(torch.zeros(1, 0, dtype=torch.long), 3)
+    with pytest.raises(ValueError, match="top_k"):
+        sample(torch.zeros(1, 4), top_k=0)

@@ -22,6 +22,15 @@ def test_plot_tokens_draws_one_box_per_token():
     assert "␣cat" in texts and "↵" in texts and "3" in texts
 
 
+def test_plot_attention_with_one_head():
+    import torch
+
+    from greenlab.plots import plot_attention
+
+    figure = plot_attention(torch.full((1, 1, 3, 3), 1 / 3), ["a", "b", "c"], layer=0)
+    assert len(figure.axes) == 1
+
+
 def test_tokens_html_escapes_and_shows_ids():
     page = tokens_html(["<b>", " x"], [7, 8])
     assert "&lt;b&gt;" in page and "␣x" in page and ">7</small>" in page

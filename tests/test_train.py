@@ -81,6 +81,11 @@ def test_bad_config_names_the_field(field, value):
         TrainConfig(**{field: value})
 
 
+def test_too_short_validation_ids_fail_before_training(cache):
+    with pytest.raises(ValueError, match="too few for block_size=16"):
+        train(Bigram(), _ids()[0], torch.arange(5), SMALL, progress=False)
+
+
 def test_model_with_wrong_output_is_a_clear_error(cache):
     with pytest.raises(ValueError, match="expected \\(batch, time, vocab\\)"):
         train(_FlatModel(), *_ids(), SMALL, progress=False)

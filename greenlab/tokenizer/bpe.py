@@ -254,7 +254,7 @@ class BPETokenizer:
                 raise ValueError(f"version {content.get('version')!r} is not {FILE_VERSION}")
             merges = [(m["left"], m["right"], m["id"]) for m in content["merges"]]
             return cls(merges, content["special_tokens"], content["pattern"])
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, regex.error) as error:
             raise ValueError(f"{path} is not a greenlab BPE tokenizer file ({error})") from None
 
     def __repr__(self) -> str:
