@@ -15,8 +15,7 @@ import time
 
 from greenlab.data import load_corpus
 from greenlab.tokenizer import BPETokenizer
-from greenlab.tokenizer.bpe import bytes_to_unicode
-from greenlab.tokenizer.huggingface import train_hf_bpe
+from greenlab.tokenizer.huggingface import token_agreement, train_hf_bpe
 
 
 def timed(fn):
@@ -52,12 +51,9 @@ def main() -> None:
         print(f"{task:<18}{ours_s:>14.3f}{hf_s:>10.3f}{ours_s / hf_s:>15.1f}x")
     print(f"encode throughput: greenlab {len(text) / median['encode greenlab'] / 1e6:.2f} M chars/s, "
           f"HF {len(text) / median['encode HF'] / 1e6:.2f} M chars/s")
-    byte_of = {char: byte for byte, char in bytes_to_unicode().items()}
-    our_tokens = [fresh.token_bytes(i) for i in our_ids]
-    hf_tokens = [bytes(byte_of[char] for char in library.id_to_token(i)) for i in hf_ids]
-    same = sum(a == b for a, b in zip(our_tokens, hf_tokens))
-    print(f"agreement: {same:,} of {max(len(our_tokens), len(hf_tokens)):,} tokens identical "
-          f"({same / max(len(our_tokens), len(hf_tokens)):.2%}); identical sequences: {our_tokens == hf_tokens}")
+    same, total = token_agreement(fresh, our_ids, library, hf_ids), max(len(our_ids), len(hf_ids))
+    print(f"agreement: {same:,} of {total:,} tokens identical ({same / total:.2%}); "
+          f"identical sequences: {same == len(our_ids) == len(hf_ids)}")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,11 @@ class Measurement:
         """Carbon intensity used, in gCO2eq/kWh (as codecarbon applied it)."""
         return self.co2eq_kg * 1000 / self.energy_kwh if self.energy_kwh > 0 else math.nan
 
+    @classmethod
+    def from_row(cls, row: dict) -> "Measurement":
+        """A Measurement back from `as_row` (e.g. a stored training history)."""
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__ if name in row})
+
     def as_row(self) -> dict:
         """A flat dict: one row of the green ledger."""
         row = asdict(self)

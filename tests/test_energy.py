@@ -18,6 +18,7 @@ def test_measure_gives_time_energy_co2_and_the_method(cache):
     assert m.flops == 10 * 2 * 64**3
     assert "CPU:" in m.method and ("measured" in m.method or "estimated" in m.method)
     text = str(m)
+    assert energy.Measurement.from_row(m.as_row()) == m
     assert m.method in text and "CO2eq" in text and "MFLOP" in text
 
 

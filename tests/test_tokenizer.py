@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from greenlab.data import load_corpus
 from greenlab.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, WordTokenizer
-from greenlab.tokenizer.bpe import bytes_to_unicode, merge, tie_break_rank
+from greenlab.tokenizer.bpe import bytes_to_unicode, from_printable, merge, printable, tie_break_rank
 from greenlab.tokenizer.huggingface import to_hf_tokenizer, to_transformers, train_hf_bpe
 
 CORPUS = load_corpus()
@@ -50,6 +50,11 @@ def test_merges_compress(bpe):
     assert len(bpe.encode(sample)) < 0.5 * len(sample.encode())
 
 
+def test_printable_round_trip():
+    data = bytes(range(256))
+    assert from_printable(printable(data)) == data and printable(b" a") == "Ġa"
+
+
 def test_merge_is_left_to_right_without_overlap():
     assert merge([1, 1, 1, 2, 1, 1], (1, 1), 9) == [9, 1, 2, 9]
 
@@ -65,8 +70,7 @@ def test_tie_break_follows_the_printable_byte_order():
 def test_same_merges_as_hugging_face(bpe):
     library = train_hf_bpe(TEXT, 512)
     merges = json.loads(library.to_str())["model"]["merges"]
-    stand_in = bytes_to_unicode()
-    ours = [["".join(stand_in[b] for b in bpe.vocab[x]) for x in (a, b)] for a, b, _ in bpe.merges]
+    ours = [[printable(bpe.vocab[x]) for x in (a, b)] for a, b, _ in bpe.merges]
     assert ours == [list(m) for m in merges]
 
 

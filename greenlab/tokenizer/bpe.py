@@ -56,6 +56,18 @@ def bytes_to_unicode() -> dict[int, str]:
     return {b: chr(c) for b, c in zip(printable, codes)}
 
 
+def printable(token: bytes) -> str:
+    """A token's bytes spelled with their stand-ins, as Hugging Face's byte-level vocabularies write them."""
+    stand_in = bytes_to_unicode()
+    return "".join(stand_in[b] for b in token)
+
+
+def from_printable(text: str) -> bytes:
+    """The inverse of `printable`."""
+    byte_of = {char: byte for byte, char in bytes_to_unicode().items()}
+    return bytes(byte_of[char] for char in text)
+
+
 @lru_cache(maxsize=1)
 def _byte_tie_ranks() -> tuple[int, ...]:
     stand_ins = bytes_to_unicode()
@@ -232,9 +244,7 @@ class BPETokenizer:
     def save(self, path: str | Path) -> Path:
         """Write a readable JSON file: the merges in order, each with the token it makes, and the specials."""
         path = Path(path)
-        stand_in = bytes_to_unicode()
-        merges = [{"left": a, "right": b, "id": new, "token": "".join(stand_in[x] for x in self.vocab[new])}
-                  for a, b, new in self.merges]
+        merges = [{"left": a, "right": b, "id": new, "token": printable(self.vocab[new])} for a, b, new in self.merges]
         content = {"format": FILE_FORMAT, "version": FILE_VERSION, "pattern": self.pattern,
                    "special_tokens": self.special_tokens, "merges": merges}
         path.write_text(json.dumps(content, ensure_ascii=False, indent=1), encoding="utf-8")

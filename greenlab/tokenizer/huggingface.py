@@ -9,12 +9,7 @@ from __future__ import annotations
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from greenlab.tokenizer.bpe import END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer, bytes_to_unicode
-
-
-def _printable(token: bytes) -> str:
-    stand_in = bytes_to_unicode()
-    return "".join(stand_in[b] for b in token)
+from greenlab.tokenizer.bpe import END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer, from_printable, printable
 
 
 def _byte_level_pre_tokenizer(pattern: str):
@@ -24,8 +19,8 @@ def _byte_level_pre_tokenizer(pattern: str):
 
 def to_hf_tokenizer(bpe: BPETokenizer) -> Tokenizer:
     """A `tokenizers.Tokenizer` with our vocabulary, ids, merges and special tokens."""
-    vocab = {_printable(token): token_id for token_id, token in bpe.vocab.items()}
-    merges = [(_printable(bpe.vocab[left]), _printable(bpe.vocab[right])) for left, right, _ in bpe.merges]
+    vocab = {printable(token): token_id for token_id, token in bpe.vocab.items()}
+    merges = [(printable(bpe.vocab[left]), printable(bpe.vocab[right])) for left, right, _ in bpe.merges]
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     tokenizer.pre_tokenizer = _byte_level_pre_tokenizer(bpe.pattern)
     tokenizer.decoder = decoders.ByteLevel()
@@ -52,3 +47,10 @@ def train_hf_bpe(text: str, vocab_size: int, special_tokens: tuple[str, ...] = (
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator([text], trainer=trainer)
     return tokenizer
+
+
+def token_agreement(bpe: BPETokenizer, our_ids: list[int], library: Tokenizer, their_ids: list[int]) -> int:
+    """How many positions hold the same token (compared as bytes) in our encoding and the library's."""
+    ours = (bpe.token_bytes(i) for i in our_ids)
+    theirs = (from_printable(library.id_to_token(i)) for i in their_ids)
+    return sum(a == b for a, b in zip(ours, theirs))
