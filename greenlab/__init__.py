@@ -6,7 +6,9 @@ Modules, from the foundations up (each reads top to bottom):
     tokenizer/   byte-level BPE from scratch, its Hugging Face export, char and word baselines
     energy       measure time, energy, CO2eq and FLOPs of a block of code
     ledger       the green ledger: every measured run, as a table
+    memory       peak memory of a block of code (Linux)
     footprint    back-of-envelope training footprint, with published figures
+    attention/   sparse attention: patterns (masks, density, FLOPs) and kernels faster than dense
     model        the GPT, with pluggable attention and KV-cache generation
     train        the training loop and safetensors checkpoints
     interop      our GPT <-> Hugging Face GPT-2

@@ -28,6 +28,9 @@ def hf_config(config: GPTConfig) -> GPT2Config:
 
 def to_hf(model: GPT) -> GPT2LMHeadModel:
     """A `transformers.GPT2LMHeadModel` with our weights: the same logits for the same tokens."""
+    if model.config.window is not None:
+        raise ValueError(f"GPT-2 attends to every earlier token; this model uses a sliding window of "
+                         f"{model.config.window}, which GPT2LMHeadModel cannot express")
     hf = GPT2LMHeadModel(hf_config(model.config))
     ours = model.state_dict()
     with torch.no_grad():

@@ -4,9 +4,10 @@
            ─► n_layer × Block:  x + Attention(LayerNorm(x)),  then  x + MLP(LayerNorm(x))     (pre-LayerNorm)
            ─► LayerNorm ─► linear head (sharing its weights with the token embedding) ─► logits
 
-Attention is pluggable: `GPTConfig.attention` names a function of (q, k, v) in `ATTENTION`. Two are built in and
-give the same result: "math", written out step by step for teaching, and "sdpa", PyTorch's fused
-`scaled_dot_product_attention`. The sparse-attention notebook registers more with `register_attention`.
+Attention is pluggable: `GPTConfig.attention` names a function of (q, k, v, window) in `ATTENTION`. All give the
+same result: "math", written out step by step for teaching; "sdpa", PyTorch's fused `scaled_dot_product_attention`;
+and for a sliding window (`GPTConfig.window`: each token sees only that many recent tokens) the sparse kernels of
+`greenlab.attention`, "blocked" and "flex". `register_attention` adds more.
 """
 
 from __future__ import annotations
@@ -19,41 +20,48 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+from greenlab.attention.kernels import flex_sliding_window, sliding_window_attention
+from greenlab.attention.patterns import causal as causal_mask  # True where a query may look (see patterns.causal)
+
+AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "int | None"], torch.Tensor]
 
 
-def causal_mask(query_length: int, key_length: int, device: torch.device | None = None) -> torch.Tensor:
-    """True where a query may look: the last query is the last key, and no query sees a later key."""
-    offset = key_length - query_length  # > 0 when earlier keys come from a cache
-    rows = torch.arange(query_length, device=device)[:, None] + offset
-    return torch.arange(key_length, device=device)[None, :] <= rows
-
-
-def attention_probabilities(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+def attention_probabilities(q: torch.Tensor, k: torch.Tensor, window: int | None = None) -> torch.Tensor:
     """How much each query attends to each key: scaled scores, causal mask, softmax. (B, heads, Tq, Tk)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # how well each query fits each key
-    scores = scores.masked_fill(~causal_mask(q.shape[-2], k.shape[-2], q.device), float("-inf"))
+    scores = scores.masked_fill(~causal_mask(q.shape[-2], k.shape[-2], window, device=q.device), float("-inf"))
     return scores.softmax(dim=-1)  # each row sums to 1
 
 
-def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
     """Causal attention written out: each output is the attention-weighted sum of the values.
     Shapes (B, heads, T, head_dim)."""
-    return attention_probabilities(q, k) @ v
+    return attention_probabilities(q, k, window) @ v
 
 
-def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """The same, with PyTorch's fused kernel (it never stores the full score matrix)."""
-    if q.shape[-2] == k.shape[-2]:
+def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
+    """The same, with PyTorch's fused kernel (it never stores the full score matrix; with a window it still
+    computes every score and masks: a mask alone saves nothing)."""
+    if q.shape[-2] == k.shape[-2] and window is None:
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(q.shape[-2], k.shape[-2], q.device))
+    mask = causal_mask(q.shape[-2], k.shape[-2], window, device=q.device)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
-ATTENTION: dict[str, AttentionFn] = {"math": math_attention, "sdpa": sdpa_attention}
+def _needs_window(kernel: Callable) -> AttentionFn:
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        return kernel(q, k, v, window or q.shape[-2])
+    attend.__doc__ = kernel.__doc__
+    return attend
+
+
+ATTENTION: dict[str, AttentionFn] = {"math": math_attention, "sdpa": sdpa_attention,
+                                     "blocked": _needs_window(sliding_window_attention),
+                                     "flex": _needs_window(flex_sliding_window)}
 
 
 def register_attention(name: str, fn: AttentionFn) -> None:
-    """Make `fn(q, k, v) -> y` available as `GPTConfig(attention=name)`."""
+    """Make `fn(q, k, v, window) -> y` available as `GPTConfig(attention=name)`; window None means dense causal."""
     ATTENTION[name] = fn
 
 
@@ -68,6 +76,7 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     attention: str = "sdpa"
+    window: int | None = None  # sliding-window attention: each token sees itself and window - 1 tokens before
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -79,6 +88,9 @@ class GPTConfig:
                              f"each head gets n_embd / n_head dimensions")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.window is not None and (isinstance(self.window, bool) or not isinstance(self.window, int)
+                                        or self.window <= 0):
+            raise ValueError(f"GPTConfig.window must be a positive integer or None (dense), got {self.window!r}")
         if self.attention not in ATTENTION:
             raise ValueError(f"GPTConfig.attention={self.attention!r} is unknown; registered: {', '.join(ATTENTION)}")
 
@@ -109,7 +121,7 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, config: GPTConfig, layer: int):
         super().__init__()
-        self.n_head, self.layer = config.n_head, layer
+        self.n_head, self.layer, self.window = config.n_head, layer, config.window
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)  # queries, keys and values in one product
         self.c_proj = nn.Linear(config.n_embd, config.n_embd)
         self.resid_dropout = nn.Dropout(config.dropout)
@@ -121,7 +133,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, h, T, d)
         if cache is not None:
             k, v = cache.update(self.layer, k, v)
-        y = self.attend(q, k, v).transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
+        y = self.attend(q, k, v, self.window).transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.c_proj(y))
 
 
@@ -181,6 +193,10 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """Logits (B, T, vocab) for token ids (B, T); with a cache, `idx` continues the cached tokens."""
+        return self.logits(self.hidden_states(idx, cache))
+
+    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The last block's output (B, T, n_embd): what the head reads (distillation compares these too)."""
         if idx.dim() != 2:
             raise ValueError(f"expected token ids of shape (batch, time), got {tuple(idx.shape)}")
         start = len(cache) if cache is not None else 0
@@ -194,7 +210,11 @@ class GPT(nn.Module):
         x = self.drop(self.wte(idx) + self.wpe(positions))
         for block in self.h:
             x = block(x, cache)
-        return self.lm_head(self.ln_f(x))
+        return x
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-token logits from the last block's output: final LayerNorm, then the tied head."""
+        return self.lm_head(self.ln_f(hidden))
 
     # --- counting ------------------------------------------------------------------------------------
 
@@ -207,12 +227,14 @@ class GPT(nn.Module):
         """Matrix-multiply FLOPs per token at a given context length (forward; ×3 with the backward pass).
 
         2 FLOPs per weight of every linear layer (the head included), plus attention's two products,
-        scores q·k and the weighted sum of v: 2 · 2 · context · n_embd per layer (the full square is computed).
+        scores q·k and the weighted sum of v: 2 · 2 · keys · n_embd per layer, where a token attends to `context`
+        keys (the full square is computed), or to `window` of them with a sliding window.
         """
         c = self.config
         context = context or c.block_size
+        keys = context if c.window is None else min(c.window, context)
         linear = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))
-        forward = 2 * linear + 4 * c.n_layer * context * c.n_embd
+        forward = 2 * linear + 4 * c.n_layer * keys * c.n_embd
         return 3 * forward if training else forward
 
     # --- generation ----------------------------------------------------------------------------------
@@ -286,5 +308,5 @@ def attention_maps(model: GPT, idx: torch.Tensor) -> torch.Tensor:
     maps = []
     for qkv in queries_and_keys:
         q, k, _ = (t.view(1, -1, c.n_head, c.n_embd // c.n_head).transpose(1, 2) for t in qkv.split(c.n_embd, 2))
-        maps.append(attention_probabilities(q, k)[0])
+        maps.append(attention_probabilities(q, k, c.window)[0])
     return torch.stack(maps)

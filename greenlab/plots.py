@@ -66,3 +66,45 @@ def plot_attention(maps: "torch.Tensor", tokens: list[str], layer: int) -> Figur
         ax.set_yticks(range(len(labels)), labels if head == 0 else [], fontsize=7, family="monospace")
     fig.tight_layout()
     return fig
+
+
+def plot_masks(masks: dict[str, "torch.Tensor"], columns: int = 3) -> Figure:
+    """Attention patterns side by side: a dark cell is a (query row, key column) pair that is computed."""
+    rows = -(-len(masks) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, mask) in zip(axes.flat, masks.items()):
+        ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.4, interpolation="nearest")
+        ax.set_title(f"{name}\ndensity {mask.float().mean():.1%}", fontsize=9)
+        ax.set_xlabel("key", fontsize=8)
+        ax.set_ylabel("query", fontsize=8)
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.axis("on")
+    fig.tight_layout()
+    return fig
+
+
+def plot_scaling(results: dict[str, dict[int, float]], ylabel: str, title: str = "",
+                 reference_slopes: tuple[int, ...] = (1, 2)) -> Figure:
+    """Cost against sequence length on log-log axes, one line per kernel; dotted guides of slope 1 (linear) and
+    2 (quadratic) through the first point of the first kernel."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, row in results.items():
+        points = [(n, value) for n, value in row.items() if value is not None]
+        ax.plot(*zip(*points), "o-", label=name)
+    first = next(iter(results.values()))
+    n0, y0 = next(iter(first.items()))
+    lengths = sorted({n for row in results.values() for n in row})
+    for slope in reference_slopes:
+        ax.plot(lengths, [y0 * (n / n0) ** slope for n in lengths], ":", color="grey", lw=1)
+        ax.annotate({1: "∝ n", 2: "∝ n²"}.get(slope, f"∝ n^{slope}"), (lengths[-1], y0 * (lengths[-1] / n0) ** slope),
+                    fontsize=8, color="grey")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length n (tokens)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

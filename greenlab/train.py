@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -117,9 +118,15 @@ class TrainResult:
         return self.validation[-1]["val_loss"]
 
 
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
-          *, label: str = "training run", progress: bool = True) -> TrainResult:
-    """Train `model` in place on `train_ids`, validating on `val_ids`; measured and recorded in the ledger."""
+          *, label: str = "training run", progress: bool = True,
+          loss_fn: LossFn = language_model_loss) -> TrainResult:
+    """Train `model` in place on `train_ids`, validating on `val_ids`; measured and recorded in the ledger.
+    `loss_fn(model, inputs, targets)` is what the steps minimise (distillation brings its own); validation
+    always reports the plain next-token cross-entropy."""
     check_token_ids(train_ids, config.block_size)
     check_token_ids(val_ids, config.block_size)
     torch.manual_seed(config.seed)  # dropout and any other randomness inside the model
@@ -135,7 +142,7 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config)
         x, y = random_batch(train_ids, config.batch_size, config.block_size, batch_generator)
-        loss = language_model_loss(model, x.to(dev), y.to(dev))
+        loss = loss_fn(model, x.to(dev), y.to(dev))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip > 0:

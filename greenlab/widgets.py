@@ -42,3 +42,43 @@ def token_playground(tokenizers: dict[str, Tokenizer], text: str):
     choice.observe(update, names="value")
     update()
     return widgets.VBox([choice, box, shown])
+
+
+def pattern_explorer(length: int = 64):
+    """Sliders for a sparse-attention pattern (window, stride, global tokens, random blocks) and the mask they
+    make, with its density and its attention FLOPs relative to dense causal attention."""
+    if length % 8:
+        raise ValueError(f"length={length} must be a multiple of 8, the size of the random blocks")
+    widgets = require("ipywidgets", extra="lab")
+    import matplotlib.pyplot as plt
+    from greenlab.attention import patterns
+
+    sliders = {
+        "window": widgets.IntSlider(8, min=1, max=length, description="window"),
+        "stride": widgets.IntSlider(0, min=0, max=length // 2, description="stride (0: off)"),
+        "n_global": widgets.IntSlider(0, min=0, max=length // 4, description="global"),
+        "n_random": widgets.IntSlider(0, min=0, max=4, description="random blocks"),
+    }
+    picture = widgets.Output()
+
+    def update(*_) -> None:
+        window, stride, n_global, n_random = (s.value for s in sliders.values())
+        mask = patterns.causal(length, window=window, n_global=n_global or 0)
+        if stride:
+            mask |= patterns.strided(length, stride)
+        if n_random:
+            mask |= patterns.random_blocks(length, block=8, n_random=n_random)
+        dense = patterns.attention_flops(patterns.causal(length), head_dim=1)
+        with picture:
+            picture.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(4, 4))
+            ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.4, interpolation="nearest")
+            ax.set_title(f"density {patterns.density(mask):.1%} · "
+                         f"{patterns.attention_flops(mask, 1) / dense:.0%} of causal FLOPs", fontsize=9)
+            ax.set_xlabel("key"), ax.set_ylabel("query")
+            plt.show()
+
+    for slider in sliders.values():
+        slider.observe(update, names="value")
+    update()
+    return widgets.HBox([widgets.VBox(list(sliders.values())), picture])

@@ -15,7 +15,7 @@ import hashlib
 import json
 import sys
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -59,6 +59,11 @@ RECIPES: dict[str, dict[str, Recipe]] = {
                                   min_learning_rate=1e-4, warmup_steps=100, eval_interval=250, eval_batches=4)),
     },
 }
+RECIPES["sliding-window"] = {  # the same recipe, but each token sees only the last quarter of the context
+    size: replace(r, name="sliding-window", description=f"{r.description}; sliding-window attention over "
+                                                        f"{r.model.block_size // 4} tokens (blocked kernel)",
+                  model=replace(r.model, attention="blocked", window=r.model.block_size // 4))
+    for size, r in RECIPES["reference"].items()}
 
 
 def recipe(name: str) -> Recipe:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from greenlab.checks import NOT_IMPLEMENTED, check_function, compare
@@ -94,3 +95,38 @@ def test_check_training_compares_with_the_reference(cache):
 
     assert lab02.check_training(lambda x, block: block.mlp(block.ln_2(block.attn(block.ln_1(x))))).passed is False
     assert lab02.check_training(lambda x, block: type(block).__mro__[1].forward(block, x)).passed
+
+
+def test_lab03_checks_accept_the_library_and_reject_mistakes():
+    from greenlab.attention import causal, masked_dense_attention, sliding_window_attention, strided
+    from greenlab.exercises import lab03
+
+    assert lab03.check_sliding_window_mask(lambda n, w: causal(n, window=w)).passed
+    assert not lab03.check_sliding_window_mask(lambda n, w: causal(n, window=w + 1)).passed
+    assert lab03.check_strided_mask(strided).passed
+    assert not lab03.check_strided_mask(lambda n, s: causal(n)).passed
+    assert lab03.check_blocked_attention(lambda q, k, v, w, b: sliding_window_attention(q, k, v, w, block=b)).passed
+    dense = lab03.check_blocked_attention(
+        lambda q, k, v, w, b: masked_dense_attention(q, k, v, causal(q.shape[-2], window=w)))
+    assert not dense.passed and "faster" in dense.message
+    wrong = lab03.check_blocked_attention(lambda q, k, v, w, b: sliding_window_attention(q, k, v, w + 1))
+    assert not wrong.passed and "differ" in wrong.message
+
+
+def test_lab03_prediction_passes_within_a_factor_of_two():
+    from greenlab.exercises import lab03
+
+    def measured(length):
+        return 2.0
+
+    assert lab03.check_prediction(2048, lambda n: 3.0, measured).passed
+    assert not lab03.check_prediction(2048, lambda n: 10.0, measured).passed
+    assert not lab03.check_prediction(2048, lambda n: -1, measured).passed
+    assert not lab03.check_prediction(100_000, lambda n: 3.0, measured).passed
+    assert "not implemented" in lab03.check_prediction(2048, _not_implemented, measured).message
+    with pytest.raises(ValueError, match="between 256 and 16384"):
+        lab03.measure_speedup(100)
+
+
+def _not_implemented(length):
+    raise NotImplementedError

@@ -61,9 +61,9 @@ def test_both_attention_paths_give_the_same_model_output(model):
 def test_registered_attention_is_used(model):
     calls = []
 
-    def spy(q, k, v):
+    def spy(q, k, v, window):
         calls.append(q.shape)
-        return sdpa_attention(q, k, v)
+        return sdpa_attention(q, k, v, window)
 
     register_attention("spy", spy)
     try:

@@ -1,0 +1,129 @@
+"""How attention's cost grows with sequence length: time and peak memory of each kernel, measured side by side.
+
+    times = compare_times([1024, 2048, 4096], window=256)       # seconds per call, interleaved across kernels
+    memory = compare_memory([1024, 2048, 4096], window=256)     # peak MiB, in a clean subprocess (Linux)
+    energy = compare_energy(4096, window=256)                    # one measured block per kernel
+
+Kernels are timed in turns, round by round, so that all see the same machine load; within a round each kernel
+runs a few times in a row (after one warm-up call), and the fastest call over all rounds is kept: on a shared,
+noisy machine the minimum is the most repeatable estimate of what the kernel itself costs.
+"causal SDPA" (dense, fused) is the baseline; "masked dense" computes the full square and then masks it;
+"blocked" is `sliding_window_attention`; "flex" is FlexAttention, forward only on a CPU.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from greenlab.attention.kernels import flex_available, flex_sliding_window, masked_dense_attention, \
+    sliding_window_attention
+from greenlab.attention.patterns import causal
+from greenlab.energy import Measurement, measure
+from greenlab.memory import peak_memory_in_subprocess, peak_memory_mib
+
+Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+BASELINE = "causal SDPA"
+
+
+def kernels(length: int, window: int) -> dict[str, Kernel]:
+    """The contenders at one length, as functions of (q, k, v)."""
+    mask = causal(length, window=window)
+    return {
+        BASELINE: lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        "masked dense": lambda q, k, v: masked_dense_attention(q, k, v, mask),
+        "blocked": lambda q, k, v: sliding_window_attention(q, k, v, window),
+        "flex": lambda q, k, v: flex_sliding_window(q, k, v, window),
+    }
+
+
+def _inputs(length: int, heads: int, head_dim: int, grad: bool) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(length)
+    return [torch.randn(1, heads, length, head_dim, generator=generator, requires_grad=grad) for _ in range(3)]
+
+
+def _run(kernel: Kernel, inputs: list[torch.Tensor], backward: bool) -> None:
+    if backward:
+        kernel(*inputs).sum().backward()
+        for t in inputs:
+            t.grad = None
+    else:
+        with torch.no_grad():
+            kernel(*inputs)
+
+
+def _trainable(names: list[str], backward: bool) -> list[str]:
+    """FlexAttention has no backward pass on a CPU; and where it is missing it is left out."""
+    keep = [n for n in names if n != "flex" or (not backward and flex_available() is None)]
+    return keep
+
+
+def compare_times(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
+                  backward: bool = True, rounds: int = 2, repeats: int = 2) -> dict[str, dict[int, float]]:
+    """Fastest seconds per call {kernel: {length: s}}; forward + backward, or forward only."""
+    results: dict[str, dict[int, float]] = {}
+    for length in lengths:
+        contenders = kernels(length, window)
+        names = _trainable(list(contenders), backward)
+        inputs = _inputs(length, heads, head_dim, grad=backward)
+        for _ in range(rounds):
+            for name in names:
+                _run(contenders[name], inputs, backward)  # warm-up: caches, allocator, FlexAttention's compiler
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    _run(contenders[name], inputs, backward)
+                    seconds = time.perf_counter() - start
+                    row = results.setdefault(name, {})
+                    row[length] = min(seconds, row.get(length, seconds))
+    return results
+
+
+def measure_memory(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
+                   backward: bool = True) -> dict[str, dict[str, float | None]]:
+    """Peak MiB per call {kernel: {length: MiB}} in this process (see greenlab.memory for when that is exact)."""
+    results: dict[str, dict[str, float | None]] = {}
+    for length in lengths:
+        contenders = kernels(length, window)
+        inputs = _inputs(length, heads, head_dim, grad=backward)
+        for name in _trainable(list(contenders), backward):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _run(contenders[name], inputs, backward)  # warm-up: compilation and caches are not the kernel's
+                results.setdefault(name, {})[str(length)] = peak_memory_mib(
+                    lambda: _run(contenders[name], inputs, backward))
+    return results
+
+
+def compare_memory(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
+                   backward: bool = True) -> dict[str, dict[int, float | None]]:
+    """Peak MiB per call {kernel: {length: MiB}}, measured in a fresh subprocess (None where unreadable)."""
+    raw = peak_memory_in_subprocess("greenlab.attention.scaling", "measure_memory",
+                                    dict(lengths=lengths, window=window, heads=heads, head_dim=head_dim,
+                                         backward=backward))
+    return {name: {int(length): mib for length, mib in row.items()} for name, row in raw.items()}
+
+
+def ratios(results: dict[str, dict[int, float]], baseline: str = BASELINE) -> dict[str, dict[int, float]]:
+    """baseline / kernel at each length: above 1 means the kernel is faster (or smaller) than the baseline."""
+    return {name: {length: results[baseline][length] / value for length, value in row.items()}
+            for name, row in results.items() if name != baseline}
+
+
+def compare_energy(length: int, window: int = 256, heads: int = 4, head_dim: int = 64, calls: int = 5,
+                   names: tuple[str, ...] = (BASELINE, "masked dense", "blocked")) -> dict[str, Measurement]:
+    """Energy of `calls` forward + backward passes of each kernel, measured as one block per kernel (long enough
+    for the tracker); divide by `calls` for the energy of one. Not added to the ledger."""
+    contenders = kernels(length, window)
+    inputs = _inputs(length, heads, head_dim, grad=True)
+    results = {}
+    for name in names:
+        _run(contenders[name], inputs, backward=True)  # warm-up
+        with measure(f"attention {name}, L={length}, {calls} calls", record=False) as m:
+            for _ in range(calls):
+                _run(contenders[name], inputs, backward=True)
+        results[name] = m
+    return results

@@ -1,0 +1,196 @@
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from greenlab.attention import (attention_flops, block_sparse, causal, check_mask, density, dilated,
+                                flex_sliding_window, global_tokens, masked_dense_attention, random_blocks,
+                                sliding_window, sliding_window_attention, strided)
+from greenlab.model import GPT, GPTConfig
+
+
+def qkv(batch, heads, length, head_dim, seed=0, grad=False):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, heads, length, head_dim, generator=generator, requires_grad=grad) for _ in range(3)]
+
+
+# --- patterns ---------------------------------------------------------------------------------------------
+
+def test_sliding_window_sees_itself_and_the_window_before():
+    assert sliding_window(4, 2).int().tolist() == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+
+
+def test_causal_aligns_cached_keys_and_adds_global_tokens():
+    assert causal(2, 4).tolist() == [[True, True, True, False], [True, True, True, True]]
+    mask = global_tokens(6, window=2, n_global=1)
+    assert mask[5].int().tolist() == [1, 0, 0, 0, 1, 1]
+    assert not mask.triu(1).any()
+
+
+def test_dilated_and_strided_patterns():
+    assert dilated(7, window=3, dilation=2)[6].int().tolist() == [0, 0, 1, 0, 1, 0, 1]
+    assert strided(9, stride=3)[8].int().tolist() == [0, 0, 1, 0, 0, 1, 1, 1, 1]
+
+
+def test_block_patterns_expand_layouts_causally():
+    layout = torch.tensor([[True, False], [True, True]])
+    assert torch.equal(block_sparse(layout, 2), causal(4))
+    mask = random_blocks(16, block=4, n_random=1, seed=3)
+    assert torch.equal(mask, random_blocks(16, block=4, n_random=1, seed=3))
+    assert not mask.triu(1).any() and mask.any(dim=-1).all()
+    assert (mask.view(4, 4, 4, 4).any(dim=(1, 3)).sum(dim=1) == torch.tensor([1, 2, 2, 2])).all()
+
+
+def test_density_and_flops_of_a_pattern():
+    mask = sliding_window(8, 2)
+    assert density(mask) == 15 / 64
+    assert attention_flops(mask, head_dim=4, n_head=2) == 4 * 4 * 2 * 15
+    assert density(causal(100)) == pytest.approx(0.505)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: sliding_window(8, 0), "window must be a positive integer"),
+    (lambda: strided(8, -1), "stride must be a positive integer"),
+    (lambda: random_blocks(10, block=4, n_random=1), "not a multiple of block=4"),
+    (lambda: block_sparse(torch.ones(2, 3, dtype=torch.bool), 2), "square boolean"),
+    (lambda: check_mask(torch.ones(3, 3), 3, 3), "must be boolean"),
+    (lambda: check_mask(causal(3), 4, 4), "has shape (3, 3)"),
+    (lambda: check_mask(causal(3).triu(1), 3, 3), "query 0 may attend to no key"),
+])
+def test_bad_patterns_are_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call()
+
+
+# --- kernels ----------------------------------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.integers(1, 3), heads=st.integers(1, 3), length=st.integers(1, 300), window=st.integers(1, 320),
+       n_global=st.integers(0, 20), block=st.sampled_from([1, 8, 32, 64, 128]))
+def test_blocked_kernel_equals_masked_dense(batch, heads, length, window, n_global, block):
+    q, k, v = qkv(batch, heads, length, 8, seed=length)
+    expected = masked_dense_attention(q, k, v, causal(length, window=window, n_global=n_global))
+    got = sliding_window_attention(q, k, v, window, n_global, block)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("length, window, n_global", [(257, 64, 0), (100, 1, 0), (64, 100, 0), (200, 16, 4)])
+def test_blocked_kernel_gradients_equal_masked_dense(length, window, n_global):
+    dense, blocked = qkv(2, 2, length, 16, grad=True), qkv(2, 2, length, 16, grad=True)
+    masked_dense_attention(*dense, causal(length, window=window, n_global=n_global)).pow(2).sum().backward()
+    sliding_window_attention(*blocked, window, n_global, block=32).pow(2).sum().backward()
+    for a, b in zip(dense, blocked):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5)
+
+
+def test_blocked_kernel_with_cached_keys_sees_the_window_of_the_last_query():
+    q, k, v = qkv(1, 2, 10, 8)
+    got = sliding_window_attention(q[:, :, -3:], k, v, window=4)
+    assert torch.allclose(got, sliding_window_attention(q, k, v, window=4)[:, :, -3:], atol=1e-6)
+
+
+def test_flex_attention_forward_equals_masked_dense():
+    q, k, v = qkv(2, 2, 300, 16)
+    with torch.no_grad():
+        got = flex_sliding_window(q, k, v, window=50, n_global=2)
+    assert torch.allclose(got, masked_dense_attention(q, k, v, causal(300, window=50, n_global=2)), atol=1e-5)
+
+
+def test_flex_attention_in_training_on_cpu_falls_back_with_a_message():
+    q, k, v = qkv(1, 1, 40, 8, grad=True)
+    with pytest.warns(UserWarning, match="no backward pass on CPU.*blocked sliding-window kernel"):
+        y = flex_sliding_window(q, k, v, window=8)
+    y.sum().backward()
+    assert q.grad is not None
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda q, k, v: sliding_window_attention(q, k, v, 0), "window must be a positive integer"),
+    (lambda q, k, v: sliding_window_attention(q, k, v, 4, block=0), "block must be a positive integer"),
+    (lambda q, k, v: sliding_window_attention(q[0], k, v, 4), r"must be \(batch, heads, length, head_dim\)"),
+    (lambda q, k, v: masked_dense_attention(q, k, v, causal(5)), r"mask has shape \(5, 5\)"),
+    (lambda q, k, v: masked_dense_attention(q, k, v, ~causal(6)), "may attend to no key"),
+])
+def test_bad_kernel_input_is_a_clear_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(*qkv(1, 1, 6, 4))
+
+
+# --- in the model -----------------------------------------------------------------------------------------
+
+WINDOWED = GPTConfig(vocab_size=50, block_size=40, n_layer=2, n_head=2, n_embd=16, window=6)
+
+
+@pytest.mark.parametrize("attention", ["math", "blocked", "flex"])
+def test_every_attention_path_gives_the_windowed_models_logits(attention):
+    torch.manual_seed(0)
+    reference = GPT(WINDOWED).eval()
+    other = GPT(GPTConfig(**{**WINDOWED.to_dict(), "attention": attention})).eval()
+    other.load_state_dict(reference.state_dict())
+    ids = torch.randint(0, 50, (2, 33))
+    with torch.no_grad():
+        assert torch.allclose(other(ids), reference(ids), atol=1e-5)
+
+
+def test_windowed_model_trains_and_generates_the_same_with_and_without_cache():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(**{**WINDOWED.to_dict(), "attention": "blocked"}))
+    ids = torch.randint(0, 50, (2, 40))
+    model(ids).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    prompt = torch.randint(0, 50, (1, 3))
+    assert torch.equal(model.generate(prompt, 20, temperature=0), model.generate(prompt, 20, temperature=0,
+                                                                                 use_cache=False))
+
+
+def test_window_in_config_is_validated_and_counted():
+    with pytest.raises(ValueError, match="window must be a positive integer or None"):
+        GPTConfig(window=0)
+    dense, windowed = GPT(GPTConfig(**{**WINDOWED.to_dict(), "window": None})), GPT(WINDOWED)
+    assert dense.flops_per_token() - windowed.flops_per_token() == 4 * 2 * (40 - 6) * 16
+
+
+def test_hugging_face_export_refuses_a_sliding_window():
+    from greenlab.interop import to_hf
+
+    with pytest.raises(ValueError, match="sliding window of 6"):
+        to_hf(GPT(WINDOWED))
+
+
+# --- measuring --------------------------------------------------------------------------------------------
+
+def test_peak_memory_sees_a_large_allocation():
+    from greenlab.memory import can_measure, peak_memory_mib
+
+    if not can_measure():
+        assert peak_memory_mib(lambda: None) is None
+        return
+    assert peak_memory_mib(lambda: torch.ones(64, 2**20).sum()) >= 200  # 256 MiB of float32, touched
+
+
+def test_scaling_comparisons_cover_every_kernel():
+    from greenlab.attention.scaling import compare_memory, compare_times, ratios
+
+    both = compare_times([64, 128], window=32, heads=1, head_dim=8, rounds=1, repeats=1)
+    assert set(both) == {"causal SDPA", "masked dense", "blocked"}  # no backward pass for FlexAttention on a CPU
+    assert set(ratios(both)) == {"masked dense", "blocked"} and all(t > 0 for t in both["blocked"].values())
+    forward = compare_times([64], window=32, heads=1, head_dim=8, backward=False, rounds=1, repeats=1)
+    assert "flex" in forward
+    memory = compare_memory([256], window=32, heads=1, head_dim=8)
+    assert set(memory) == {"causal SDPA", "masked dense", "blocked"} and list(memory["blocked"]) == [256]
+
+
+def test_pattern_explorer_draws_and_validates_its_length():
+    from greenlab.widgets import pattern_explorer
+
+    assert pattern_explorer(32) is not None
+    with pytest.raises(ValueError, match="multiple of 8"):
+        pattern_explorer(30)
+
+
+def test_the_zoo_has_the_sliding_window_twin_of_the_reference():
+    from greenlab import zoo
+
+    reference, windowed = zoo.recipe("reference"), zoo.recipe("sliding-window")
+    assert windowed.model.window == reference.model.block_size // 4 and windowed.model.attention == "blocked"
+    assert windowed.training == reference.training and windowed.fingerprint() != reference.fingerprint()
