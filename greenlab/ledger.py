@@ -4,6 +4,9 @@
 kernel, one script) is a *session*, so a notebook can show just what it measured itself:
 
     ledger.table(this_session=True)
+
+A row may also describe a model's inference: its `model` name, the `tokens` it generated in the measured block
+and its quality in `bits_per_char`; `ledger.models()` gathers those for a quality-against-energy comparison.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from greenlab.settings import cache_dir
 
 SESSION = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
 
-COLUMNS = ["timestamp", "session", "label", "duration_s", "energy_j", "energy_kwh", "cpu_kwh", "ram_kwh",
-           "gpu_kwh", "co2eq_kg", "country", "grid_gco2_per_kwh", "flops", "method", "available"]
+RUN_COLUMNS = ["timestamp", "session", "label", "duration_s", "energy_j", "energy_kwh", "cpu_kwh", "ram_kwh",
+               "gpu_kwh", "co2eq_kg", "country", "grid_gco2_per_kwh", "flops", "method", "available"]
+MODEL_COLUMNS = ["model", "tokens", "bits_per_char"]
+COLUMNS = RUN_COLUMNS + MODEL_COLUMNS
 
 SHOWN = {"label": "run", "duration_s": "time (s)", "energy_j": "energy (J)", "co2eq_kg": "CO2eq (g)",
          "flops": "GFLOP", "method": "how energy was obtained"}
@@ -32,9 +37,9 @@ def ledger_path() -> Path:
     return cache_dir() / "ledger.csv"
 
 
-def _has_valid_header(path: Path) -> bool:
+def _header(path: Path) -> list[str] | None:
     with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        return next(csv.reader(f), None) == COLUMNS
+        return next(csv.reader(f), None)
 
 
 def _set_aside(path: Path, why: str) -> None:
@@ -45,7 +50,13 @@ def _set_aside(path: Path, why: str) -> None:
 
 
 def _set_aside_if_corrupt(path: Path) -> None:
-    if path.exists() and not _has_valid_header(path):
+    """Keep a valid ledger, add the model columns to one written before they existed, set anything else aside."""
+    if not path.exists():
+        return
+    header = _header(path)
+    if header == RUN_COLUMNS:
+        pd.read_csv(path).reindex(columns=COLUMNS).to_csv(path, index=False)
+    elif header != COLUMNS:
         _set_aside(path, "not a ledger")
 
 
@@ -85,3 +96,11 @@ def table(this_session: bool = False, last: int | None = None) -> pd.DataFrame:
     shown["co2eq_kg"] = shown["co2eq_kg"] * 1000
     shown["flops"] = shown["flops"] / 1e9
     return shown.rename(columns=SHOWN).reset_index(drop=True)
+
+
+def models() -> pd.DataFrame:
+    """The latest inference measurement of each model: bits per character and joules per 1,000 tokens."""
+    runs = load().dropna(subset=["model", "tokens"])
+    runs = runs[runs["tokens"] > 0].drop_duplicates("model", keep="last")
+    runs = runs.assign(joules_per_1k_tokens=runs["energy_j"] / runs["tokens"] * 1000)
+    return runs[["model", "bits_per_char", "joules_per_1k_tokens", "method"]].reset_index(drop=True)

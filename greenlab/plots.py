@@ -108,3 +108,28 @@ def plot_scaling(results: dict[str, dict[int, float]], ylabel: str, title: str =
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_pareto(models: "pd.DataFrame", title: str = "Quality against inference energy") -> Figure:
+    """Bits per character (lower is better) against joules per 1,000 generated tokens, one point per model;
+    the models that no other beats on both axes (the Pareto front) are joined by a line."""
+    models = models.dropna(subset=["bits_per_char", "joules_per_1k_tokens"]).sort_values("joules_per_1k_tokens")
+    fig, ax = plt.subplots(figsize=(6.8, 4.0))
+    ax.scatter(models["joules_per_1k_tokens"], models["bits_per_char"], color="#2a8f4a", zorder=3)
+    for _, row in models.iterrows():
+        ax.annotate(row["model"], (row["joules_per_1k_tokens"], row["bits_per_char"]), fontsize=7,
+                    xytext=(4, 3), textcoords="offset points")
+    front, best = [], float("inf")
+    for _, row in models.iterrows():
+        if row["bits_per_char"] < best:
+            front.append(row)
+            best = row["bits_per_char"]
+    if front:
+        ax.plot([r["joules_per_1k_tokens"] for r in front], [r["bits_per_char"] for r in front], "--",
+                color="grey", lw=1, label="Pareto front")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("energy per 1,000 generated tokens (J)")
+    ax.set_ylabel("bits per character (lower is better)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -37,3 +37,22 @@ def test_a_corrupt_ledger_is_set_aside_with_a_warning(cache):
 
 def test_empty_ledger(cache):
     assert ledger.table().empty
+
+
+def test_a_ledger_from_before_the_model_columns_is_upgraded(cache):
+    cache.mkdir(parents=True, exist_ok=True)
+    ledger.ledger_path().write_text(",".join(ledger.RUN_COLUMNS) + "\n2026-01-01,s,old run,1,5,0,0,0,0,0,USA,0,0,x,True\n")
+    ledger.record(_row("new"))
+    assert ledger.table()["run"].tolist() == ["old run", "new"]
+    assert not list(cache.glob("ledger.csv.corrupt-*"))
+
+
+def test_models_keep_the_latest_inference_row_of_each_model(cache):
+    ledger.record(_row("training run"))
+    ledger.record(_row("gen a", model="a", tokens=500, bits_per_char=2.0, energy_j=5.0))
+    ledger.record(_row("gen b", model="b", tokens=1000, bits_per_char=1.5, energy_j=20.0))
+    ledger.record(_row("gen a again", model="a", tokens=1000, bits_per_char=1.9, energy_j=4.0))
+    models = ledger.models()
+    assert models["model"].tolist() == ["b", "a"]
+    assert models["joules_per_1k_tokens"].tolist() == [20.0, 4.0]
+    assert models["bits_per_char"].tolist() == [1.5, 1.9]

@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from greenlab import ledger
+from greenlab.compress import generation_cost, nonzero_parameters, prune, quantize_int8, size_on_disk
+from greenlab.model import GPT, GPTConfig
+
+CONFIG = GPTConfig(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return GPT(CONFIG).eval()
+
+
+def test_int8_keeps_the_outputs_close_and_shrinks_the_file(model):
+    quantized = quantize_int8(model)
+    ids = torch.randint(0, 64, (2, 16))
+    with torch.no_grad():
+        assert (quantized(ids) - model(ids)).abs().max() < 0.05
+    assert size_on_disk(quantized)[0] < size_on_disk(model)[0]
+    assert any(type(m).__name__ == "Linear" for m in model.modules())  # the original is left alone
+
+
+def test_unstructured_pruning_zeroes_the_smallest_weights_but_not_the_tied_head(model):
+    pruned = prune(model, 0.5)
+    layer, original = pruned.h[0].mlp.c_fc.weight, model.h[0].mlp.c_fc.weight
+    assert (layer == 0).float().mean() == pytest.approx(0.5, abs=0.01)
+    assert original[layer == 0].abs().max() <= original[layer != 0].abs().min()
+    assert torch.equal(pruned.wte.weight, model.wte.weight)
+    assert nonzero_parameters(pruned) < nonzero_parameters(model)
+    assert size_on_disk(pruned)[1] < size_on_disk(model)[1]  # zeros compress
+
+
+def test_structured_pruning_removes_whole_rows(model):
+    weight = prune(model, 0.25, structured=True).h[1].attn.c_proj.weight
+    zero_rows = (weight == 0).all(dim=1)
+    assert zero_rows.sum() == 8 and ((weight == 0).sum() == 8 * 32)
+
+
+@pytest.mark.parametrize("amount", [-0.1, 1.0, 2])
+def test_pruning_amount_is_validated(model, amount):
+    with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        prune(model, amount)
+
+
+def test_generation_cost_records_an_inference_row(cache, model):
+    cost = generation_cost(model, "tiny", bits_per_char=3.0, batch_size=2, new_tokens=5, min_seconds=0.2)
+    assert cost.seconds >= 0.2 and cost.tokens % 10 == 0 and cost.tokens_per_s > 0
+    row = ledger.models().iloc[0]
+    assert row["model"] == "tiny" and row["bits_per_char"] == 3.0
+    assert row["joules_per_1k_tokens"] == pytest.approx(cost.joules_per_1k_tokens)
+
+
+def test_int8_weights_are_counted(model):
+    assert nonzero_parameters(quantize_int8(model)) >= nonzero_parameters(model) - 100  # int8 rounds a few to 0
