@@ -1,8 +1,10 @@
 """Test-wide setup for the unit tests and the notebooks: offline Hugging Face, a socket guard in notebook
-kernels (tests/kernel_guard), and a per-notebook runtime table at the end of the run."""
+kernels (tests/kernel_guard), and a table at the end of the run with each notebook's runtime and the energy the
+whole machine drew while it ran (measured with `greenlab.energy.measure(scope="machine")`, recorded in the green
+ledger as "notebook: NAME": the course's own footprint)."""
 
 import os
-from collections import defaultdict
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,20 +18,42 @@ os.environ["MPLBACKEND"] = "Agg"
 os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [str(ROOT / "tests" / "kernel_guard"), os.environ.get("PYTHONPATH")]))
 
-_notebook_seconds: dict[str, float] = defaultdict(float)
+_notebooks: dict[str, object] = {}  # path -> its Measurement (filled in when the notebook's last cell has run)
+_open = {"path": None, "stack": ExitStack()}
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    path = report.nodeid.split("::")[0]
+def _close_notebook() -> None:
+    _open["stack"].close()
+    _open["path"] = None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    path = item.nodeid.split("::")[0]
+    if path == _open["path"]:
+        return
+    _close_notebook()
     if path.endswith(".ipynb"):
-        _notebook_seconds[path] += report.duration
+        from greenlab.energy import measure
+
+        _open["path"] = path
+        _notebooks[path] = _open["stack"].enter_context(measure(f"notebook: {Path(path).name}", scope="machine"))
+
+
+def pytest_sessionfinish() -> None:
+    _close_notebook()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if not _notebook_seconds:
+    _close_notebook()
+    if not _notebooks:
         return
-    terminalreporter.section("notebook runtimes")
-    for path, seconds in _notebook_seconds.items():
-        flag = f"  OVER THE {NOTEBOOK_BUDGET_S} s BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
-        terminalreporter.write_line(f"{seconds:7.1f} s  {path}{flag}")
-    terminalreporter.write_line(f"{sum(_notebook_seconds.values()):7.1f} s  all notebooks and labs")
+    terminalreporter.section("notebooks: runtime and energy (whole machine)")
+    for path, m in _notebooks.items():
+        flag = f"  OVER THE {NOTEBOOK_BUDGET_S} s BUDGET" if m.duration_s > NOTEBOOK_BUDGET_S else ""
+        terminalreporter.write_line(f"{m.duration_s:7.1f} s {m.energy_j:9.0f} J {m.co2eq_kg * 1000:7.3f} g CO2eq  "
+                                    f"{path}{flag}")
+    measurements = list(_notebooks.values())
+    seconds, joules = sum(m.duration_s for m in measurements), sum(m.energy_j for m in measurements)
+    grams = sum(m.co2eq_kg for m in measurements) * 1000
+    terminalreporter.write_line(f"{seconds:7.1f} s {joules:9.0f} J {grams:7.3f} g CO2eq  all notebooks and labs "
+                                f"({measurements[0].country}; {measurements[0].method})")

@@ -9,12 +9,10 @@ bare run. Machines are noisy: read the ratios, not the seconds.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
-from greenlab.energy import measure
+from greenlab.hygiene import tracker_overhead
 
 
 def workload() -> None:
@@ -25,37 +23,14 @@ def workload() -> None:
         ((x @ w1).relu() @ w2).square().mean().backward()
 
 
-def bare() -> None:
-    workload()
-
-
-def measured() -> None:
-    with measure("bench: measured", record=False):
-        workload()
-
-
-def measured_with_flops() -> None:
-    with measure("bench: measured + FLOPs", record=False, count_flops=True):
-        workload()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     rounds = parser.parse_args().rounds
-    variants = {"bare": bare, "measure()": measured, "measure(count_flops=True)": measured_with_flops}
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    workload()  # warm-up
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    base = statistics.median(times["bare"])
+    times = tracker_overhead(workload, rounds)
     print(f"{'variant':<28}{'median (s)':>12}{'ratio to bare':>15}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:<28}{median:>12.3f}{median / base:>14.2f}x")
+    for name, median in times.items():
+        print(f"{name:<28}{median:>12.3f}{median / times['bare']:>14.2f}x")
 
 
 if __name__ == "__main__":

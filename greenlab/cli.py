@@ -1,5 +1,5 @@
 """The `greenlab` command: `greenlab doctor`, `greenlab assign SRC OUT`, `greenlab grade SUBMISSIONS`,
-`greenlab conventions [--fix]`."""
+`greenlab conventions [--fix]`, `greenlab report [--quick]`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ def _conventions(args: argparse.Namespace) -> int:
     return status
 
 
+def _report(args: argparse.Namespace) -> int:
+    from greenlab import report
+
+    path = report.run(args.out, report.QUICK if args.quick else report.FULL)
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="greenlab", description="GreenLab course tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     conventions = commands.add_parser("conventions", help="check every notebook's badge and setup cell")
     conventions.add_argument("--fix", action="store_true", help="rewrite badges and setup cells from settings")
     conventions.set_defaults(run=_conventions)
+    report = commands.add_parser("report", help="run the course's headline experiments; write a Markdown report")
+    report.add_argument("--quick", action="store_true", help="smaller experiments: about 3 minutes on 2 cores")
+    report.add_argument("--out", default="greenlab-report", help="folder for report.md and pareto.png")
+    report.set_defaults(run=_report)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

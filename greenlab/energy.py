@@ -161,13 +161,13 @@ def _describe_method(tracker) -> str:
     return "; ".join(sorted(words)) or "unknown"
 
 
-def _start_tracker(country: str, label: str):
+def _start_tracker(country: str, label: str, scope: str = "process"):
     from codecarbon import OfflineEmissionsTracker
 
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     tracker = OfflineEmissionsTracker(
         project_name=label, country_iso_code=country, output_methods=[], log_level="error",
-        tracking_mode="process", measure_power_secs=1, allow_multiple_runs=True)
+        tracking_mode=scope, measure_power_secs=1, allow_multiple_runs=True)
     tracker.start()
     return tracker
 
@@ -182,13 +182,17 @@ def _read_tracker(tracker, m: Measurement) -> None:
 
 
 @contextmanager
-def measure(label: str, *, country: str | None = None, count_flops: bool = False,
-            record: bool = True) -> Iterator[Measurement]:
-    """Measure the `with` block; the Measurement is filled in when the block ends (and added to the ledger)."""
+def measure(label: str, *, country: str | None = None, count_flops: bool = False, record: bool = True,
+            scope: str = "process") -> Iterator[Measurement]:
+    """Measure the `with` block; the Measurement is filled in when the block ends (and added to the ledger).
+    scope "process" counts this process's share of the CPU; "machine" the whole machine's load (e.g. a notebook
+    kernel that runs in another process)."""
+    if scope not in ("process", "machine"):
+        raise ValueError(f"scope must be 'process' or 'machine', got {scope!r}")
     m = Measurement(label=label, country=check_country(country or settings.country()))
     tracker = None
     try:
-        tracker = _start_tracker(m.country, label)
+        tracker = _start_tracker(m.country, label, scope)
     except Exception as error:  # the user's work must never depend on the tracker
         warnings.warn(f"energy tracker failed to start ({error}); '{label}' is timed but its energy is unavailable")
         m.method = f"unavailable: tracker failed to start ({type(error).__name__})"

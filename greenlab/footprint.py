@@ -4,18 +4,26 @@
     hours        C / achieved FLOP/s    (per accelerator; achieved = peak × utilisation)
     energy       hours × power × PUE    (PUE: the data centre's overhead for cooling and power delivery)
     CO2eq        energy × grid carbon intensity
+
+`estimate` chains them from a model's size and data, a named accelerator (data/hardware.csv: datasheet peak FLOP/s
+and power), an achieved fraction of the peak (model FLOPs utilization, 30 % by default: large runs report 21–46 %,
+data/utilization.csv), a PUE and a country's grid (codecarbon's data).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import pandas as pd
 
+from greenlab.energy import check_country, grid_intensity
 from greenlab.settings import DATA_DIR
 
 PUBLISHED_FOOTPRINTS = DATA_DIR / "published_footprints.csv"
+HARDWARE = DATA_DIR / "hardware.csv"
+DEFAULT_UTILIZATION = 0.30  # model FLOPs utilization: GPT-3 21 %, Gopher 33 %, PaLM 46 % (data/utilization.csv)
 
 
 def _positive(**values: float) -> None:
@@ -51,3 +59,53 @@ def co2eq_kg(kwh: float, grid_gco2_per_kwh: float) -> float:
 def published_footprints() -> pd.DataFrame:
     """Published training footprints (data/published_footprints.csv), one row per model, with sources."""
     return pd.read_csv(PUBLISHED_FOOTPRINTS).set_index("model")
+
+
+def hardware_table() -> pd.DataFrame:
+    """Accelerators the calculator knows (data/hardware.csv): peak dense TFLOP/s, precision, TDP, source."""
+    return pd.read_csv(HARDWARE).set_index("hardware")
+
+
+def hardware_spec(name: str) -> pd.Series:
+    """The row of an accelerator, found by its short name inside `name` ("NVIDIA A100 80GB" finds A100)."""
+    table = hardware_table()
+    for short in table.index:
+        if short.lower() in str(name).lower():
+            return table.loc[short]
+    raise ValueError(f"unknown hardware {name!r}; the calculator knows: {', '.join(table.index)}")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A training footprint computed from first principles, with what it assumed."""
+
+    flops: float
+    accelerator_hours: float
+    energy_kwh: float
+    co2eq_kg: float
+    hardware: str
+    country: str
+    pue: float
+    utilization: float
+
+    def __str__(self) -> str:
+        return (f"{self.flops:.3g} FLOPs → {self.accelerator_hours:,.0f} {self.hardware}-hours at "
+                f"{self.utilization:.0%} of peak → {self.energy_kwh / 1000:,.1f} MWh with PUE {self.pue} → "
+                f"{self.co2eq_kg / 1000:,.1f} t CO2eq on the grid of {self.country}")
+
+
+def estimate(parameters: float, tokens: float, hardware: str = "A100", country: str = "USA", pue: float = 1.1,
+             utilization: float = DEFAULT_UTILIZATION) -> Estimate:
+    """Training footprint of a dense transformer: 6·N·D FLOPs on `hardware` achieving `utilization` of its peak,
+    drawing its TDP, in a data centre of the given PUE, on the grid of `country` (ISO alpha-3)."""
+    _positive(parameters=parameters, tokens=tokens, pue=pue, utilization=utilization)
+    if pue < 1:
+        raise ValueError(f"a PUE is facility energy / IT energy, so at least 1, got {pue!r}")
+    if utilization > 1:
+        raise ValueError(f"utilization is a fraction of the peak, in (0, 1], got {utilization!r}")
+    spec = hardware_spec(hardware)
+    country = check_country(country)
+    flops = training_flops(parameters, tokens)
+    hours = accelerator_hours(flops, spec.peak_tflops * 1e12 * utilization)
+    kwh = energy_kwh(hours, spec.tdp_w, pue)
+    return Estimate(flops, hours, kwh, co2eq_kg(kwh, grid_intensity(country)), spec.name, country, pue, utilization)

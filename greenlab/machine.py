@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import warnings
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import torch
 
@@ -31,6 +33,28 @@ def energy_sensor() -> str:
     return m.method
 
 
+RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")  # Linux powercap: Intel and AMD CPUs
+
+
+def energy_counters() -> dict[str, str]:
+    """Which hardware energy counters this machine exposes: RAPL for the CPU, NVML for NVIDIA GPUs."""
+    if not RAPL.exists():
+        rapl = "absent (typical of virtual machines, containers, macOS and Windows)"
+    elif not os.access(RAPL, os.R_OK):
+        rapl = f"present but not readable ({RAPL} needs root: sudo chmod a+r, or run as root)"
+    else:
+        rapl = f"readable ({RAPL})"
+    if not torch.cuda.is_available():
+        nvml = "no NVIDIA GPU"
+    else:
+        try:
+            import pynvml  # noqa: F401  (codecarbon's dependency)
+            nvml = f"available: {torch.cuda.get_device_name(0)}"
+        except ImportError:
+            nvml = f"{torch.cuda.get_device_name(0)} found, but pynvml is not installed"
+    return {"RAPL (CPU energy counter)": rapl, "NVML (GPU power readings)": nvml}
+
+
 def report() -> dict[str, str]:
     """The facts `doctor()` prints, as a dict."""
     facts = {"python": platform.python_version(), "platform": platform.platform()}
@@ -39,6 +63,7 @@ def report() -> dict[str, str]:
     facts["cuda available"] = str(torch.cuda.is_available())
     facts["CPU threads used by torch"] = str(torch.get_num_threads())
     facts["profile"] = settings.profile()
+    facts.update(energy_counters())
     facts["energy"] = energy_sensor()
     facts["grid (country)"] = settings.country()
     facts["offline"] = str(settings.is_offline())

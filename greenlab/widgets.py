@@ -82,3 +82,31 @@ def pattern_explorer(length: int = 64):
         slider.observe(update, names="value")
     update()
     return widgets.HBox([widgets.VBox(list(sliders.values())), picture])
+
+
+def footprint_calculator(parameters: float = 7e9, tokens: float = 2e12):
+    """Model size, training tokens, accelerator, country and PUE in; FLOPs, hours, energy and CO2eq out
+    (`greenlab.footprint.estimate`)."""
+    widgets = require("ipywidgets", extra="lab")
+    from greenlab import footprint
+
+    controls = {
+        "parameters": widgets.FloatLogSlider(parameters, base=10, min=6, max=12, description="parameters"),
+        "tokens": widgets.FloatLogSlider(tokens, base=10, min=8, max=14, description="tokens"),
+        "hardware": widgets.Dropdown(options=list(footprint.hardware_table().index), value="A100",
+                                     description="hardware"),
+        "country": widgets.Dropdown(options=["SWE", "FRA", "CAN", "BRA", "GBR", "USA", "DEU", "CHN", "IND", "AUS"],
+                                    value="USA", description="country"),
+        "pue": widgets.FloatSlider(1.1, min=1.0, max=2.0, step=0.05, description="PUE"),
+        "utilization": widgets.FloatSlider(footprint.DEFAULT_UTILIZATION, min=0.05, max=0.8, step=0.05,
+                                           description="utilization"),
+    }
+    shown = widgets.HTML()
+
+    def update(*_) -> None:
+        shown.value = f"<pre>{footprint.estimate(**{k: c.value for k, c in controls.items()})}</pre>"
+
+    for control in controls.values():
+        control.observe(update, names="value")
+    update()
+    return widgets.VBox([*controls.values(), shown])

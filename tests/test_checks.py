@@ -130,3 +130,65 @@ def test_lab03_prediction_passes_within_a_factor_of_two():
 
 def _not_implemented(length):
     raise NotImplementedError
+
+
+def test_lab04_checks_accept_the_library_and_reject_mistakes(tiny):
+    import torch.nn.functional as F
+
+    from greenlab import zoo
+    from greenlab.distill import distillation_loss
+    from greenlab.exercises import lab04
+
+    assert lab04.check_kd_loss(distillation_loss).passed
+    no_t2 = lab04.check_kd_loss(lambda s, t, y, T, a: distillation_loss(s, t, y, T, a) / T**2)
+    assert not no_t2.passed and "Hint" in no_t2.message
+    teacher = zoo.load(tiny, progress=False).model
+    ids = torch.randint(0, 300, (2000,), generator=torch.Generator().manual_seed(0))
+
+    def student_loss(student, x, y, temperature=2.0):
+        with torch.no_grad():
+            t = teacher(x)
+        return distillation_loss(student(x).flatten(0, 1), t.flatten(0, 1), y.flatten(), temperature, 0.5)
+
+    assert lab04.check_student_loss(student_loss, teacher, ids).passed
+    detached = lab04.check_student_loss(lambda s, x, y: student_loss(s, x, y).detach(), teacher, ids)
+    assert not detached.passed and "no gradient" in detached.message
+    assert not lab04.check_student_loss(lambda s, x, y: F.cross_entropy(s(x).flatten(0, 1), y.flatten()),
+                                        teacher, ids).passed
+
+
+def test_lab04_temperature_choice_is_checked_by_rerunning_it(tiny, monkeypatch):
+    from greenlab.exercises import lab04
+
+    monkeypatch.setattr(lab04, "short_distillation", lambda teacher, t, train_ids, val_ids: {1.0: 5.0, 2.0: 4.0,
+                                                                                               4.0: 4.5}[t])
+    args = (None, None, None)
+    assert lab04.check_temperature_choice(lambda: ({1.0: 5.0, 2.0: 4.0, 4.0: 4.5}, 2.0), *args).passed
+    assert not lab04.check_temperature_choice(lambda: ({1.0: 5.0, 2.0: 4.0, 4.0: 4.5}, 4.0), *args).passed
+    assert not lab04.check_temperature_choice(lambda: ({1.0: 5.0, 2.0: 4.0}, 2.0), *args).passed
+    assert not lab04.check_temperature_choice(lambda: ({1.0: 5.0, 2.0: 3.0, 4.0: 4.5}, 2.0), *args).passed
+    assert "not implemented" in lab04.check_temperature_choice(_not_implemented_experiment, *args).message
+
+
+def _not_implemented_experiment():
+    raise NotImplementedError
+
+
+def test_lab05_checks(cache):
+    from greenlab import footprint
+    from greenlab.exercises import lab05
+    from greenlab.model import GPTConfig
+    from greenlab.train import TrainConfig
+
+    by_region = lab05.check_footprint_by_region(
+        lambda n, d, hw, cs: [footprint.estimate(n, d, hw, c, pue=1.1).co2eq_kg / 1000 for c in cs])
+    assert by_region.passed
+    assert not lab05.check_footprint_by_region(
+        lambda n, d, hw, cs: [footprint.estimate(n, d, hw, c).co2eq_kg for c in cs]).passed
+    wrong_vocab = lab05.check_greener(lambda: (GPTConfig(vocab_size=4096), lab05.BASELINE_TRAINING))
+    assert not wrong_vocab.passed and "vocab_size=256" in wrong_vocab.message
+    solution = lab05.check_greener(lambda: (
+        GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=128),
+        TrainConfig(steps=240, batch_size=16, block_size=64, learning_rate=2e-3, min_learning_rate=2e-4,
+                    warmup_steps=10, eval_interval=240, eval_batches=8)))
+    assert solution.passed, solution.message

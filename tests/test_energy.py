@@ -77,3 +77,9 @@ def test_the_tracker_writes_no_files(cache, tmp_path, monkeypatch):
         pass
     assert m.available
     assert [p.name for p in tmp_path.iterdir() if p.name != "cache"] == []
+
+
+def test_scope_is_process_or_machine(cache):
+    with pytest.raises(ValueError, match="scope must be 'process' or 'machine'"):
+        with energy.measure("bad", scope="everything"):
+            pass

@@ -34,3 +34,38 @@ def test_calculator_reproduces_gpt3_and_bloom():
     gpt3 = table.loc["GPT-3"]
     assert footprint.training_flops(gpt3.parameters, gpt3.training_tokens) == pytest.approx(gpt3.reported_flops,
                                                                                             rel=0.01)
+
+
+def test_estimate_chains_the_formulas_with_datasheet_figures():
+    from greenlab.energy import grid_intensity
+
+    e = footprint.estimate(1e9, 1e10, "NVIDIA A100 80GB", "fra", pue=1.2, utilization=0.5)
+    assert e.flops == 6e19 and e.hardware == "A100" and e.country == "FRA"
+    assert e.accelerator_hours == pytest.approx(6e19 / (312e12 * 0.5) / 3600)
+    assert e.energy_kwh == pytest.approx(e.accelerator_hours * 0.4 * 1.2)
+    assert e.co2eq_kg == pytest.approx(e.energy_kwh * grid_intensity("FRA") / 1000)
+    assert "A100-hours" in str(e)
+
+
+def test_estimate_reproduces_bloom_within_ten_percent():
+    bloom = footprint.published_footprints().loc["BLOOM-176B"]
+    e = footprint.estimate(bloom.parameters, bloom.training_tokens, bloom.hardware, "FRA", pue=1.0)
+    assert e.energy_kwh / 1000 == pytest.approx(bloom.reported_energy_mwh, rel=0.1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"parameters": 0}, "parameters must be a positive number"),
+    ({"tokens": -5}, "tokens must be a positive number"),
+    ({"hardware": "TPU v9"}, "the calculator knows: V100, A100, H100, T4, L4"),
+    ({"country": "XYZ"}, "unknown country code"),
+    ({"pue": 0.9}, "at least 1"),
+    ({"utilization": 1.5}, r"in \(0, 1\]"),
+])
+def test_estimate_bad_inputs_list_the_choices(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        footprint.estimate(**{"parameters": 1e9, "tokens": 1e10, **kwargs})
+
+
+def test_hardware_has_sources():
+    table = footprint.hardware_table()
+    assert table["source"].str.len().min() > 20 and (table["peak_tflops"] > 0).all()

@@ -4,18 +4,7 @@ import pytest
 import torch
 
 from greenlab import zoo
-from greenlab.model import GPTConfig
-from greenlab.train import TrainConfig
 
-TINY = zoo.Recipe("tiny", "a test recipe", GPTConfig(vocab_size=300, block_size=16, n_layer=1, n_head=2, n_embd=16),
-                  TrainConfig(steps=6, batch_size=4, block_size=16, warmup_steps=1, eval_interval=3, eval_batches=1),
-                  vocab_size=300)
-
-
-@pytest.fixture
-def tiny(cache, monkeypatch):
-    monkeypatch.setitem(zoo.RECIPES, "tiny", {"cpu": TINY, "gpu": TINY})
-    return "tiny"
 
 
 def test_trains_once_then_loads_from_the_cache(tiny):

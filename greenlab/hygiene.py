@@ -1,0 +1,75 @@
+"""Measuring well: an idle baseline to subtract, repeated runs with their spread, and the tracker's own cost.
+
+    idle = idle_power(2.0)                       # what the machine draws doing nothing, in watts
+    runs = repeat(work, "matmul", runs=5)        # five measurements of the same work
+    print(spread(runs))                          # mean, standard deviation, coefficient of variation (J)
+    net_joules(runs[0], idle)                    # energy of the work alone: minus idle power × its duration
+
+An energy tracker reports everything drawn while a block runs, including the idle floor (RAM refresh, the CPU's
+static power) that the work did not cause. Single runs are noisy: report a mean with its spread. And measuring
+is itself work: `tracker_overhead` times the same workload bare and inside `measure`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+from greenlab.energy import Measurement, measure
+
+
+def idle_power(seconds: float = 2.0) -> float:
+    """Average watts while this process sleeps for `seconds` (the floor every measurement includes)."""
+    if not seconds > 0:
+        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+    with measure(f"idle baseline, {seconds:g} s") as m:
+        time.sleep(seconds)
+    return m.energy_j / m.duration_s
+
+
+def net_joules(m: Measurement, idle_watts: float) -> float:
+    """The measured energy minus what the idle machine would have drawn during the same time."""
+    return m.energy_j - idle_watts * m.duration_s
+
+
+def repeat(fn: Callable[[], object], label: str, runs: int = 5) -> list[Measurement]:
+    """`runs` separate measurements of `fn()`, each a row of the ledger."""
+    if runs < 2:
+        raise ValueError(f"a spread needs at least 2 runs, got {runs!r}")
+    measurements = []
+    for run in range(runs):
+        with measure(f"{label} ({run + 1}/{runs})") as m:
+            fn()
+        measurements.append(m)
+    return measurements
+
+
+def spread(measurements: list[Measurement]) -> dict[str, float]:
+    """Mean and standard deviation of the energy (J) and time (s), and the coefficient of variation of the energy."""
+    joules = [m.energy_j for m in measurements]
+    seconds = [m.duration_s for m in measurements]
+    mean = statistics.mean(joules)
+    return {"mean_j": mean, "std_j": statistics.stdev(joules), "cv": statistics.stdev(joules) / mean,
+            "mean_s": statistics.mean(seconds), "std_s": statistics.stdev(seconds)}
+
+
+def tracker_overhead(workload: Callable[[], object], rounds: int = 5) -> dict[str, float]:
+    """Median seconds of `workload` bare, inside `measure`, and inside `measure(count_flops=True)`, interleaved."""
+    def measured() -> None:
+        with measure("overhead: measured", record=False):
+            workload()
+
+    def measured_with_flops() -> None:
+        with measure("overhead: measured + FLOPs", record=False, count_flops=True):
+            workload()
+
+    variants = {"bare": workload, "measure()": measured, "measure(count_flops=True)": measured_with_flops}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    workload()  # warm-up
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
