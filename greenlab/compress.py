@@ -2,7 +2,9 @@
 
     quantize_int8(model)            Linear layers to int8 weights, activations quantized on the fly (dynamic)
     prune(model, amount)            zero the smallest weights: one by one (unstructured) or whole rows (structured)
-    describe(model, ...)            parameters, non-zero parameters, size on disk (plain and zipped), latency
+    nonzero_parameters, size_on_disk, generation_cost
+                                    what a lighter model buys: stored values, bytes (plain and zipped), tokens per
+                                    second and joules per 1,000 generated tokens
 
 Quantization uses PyTorch's own `torch.ao.quantization.quantize_dynamic` with its fbgemm/x86 int8 kernels, which
 run fast on a CPU as they are. (PyTorch marks that API deprecated in favour of `torchao`, whose CPU int8 path

@@ -50,7 +50,7 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: in
 
 def _needs_window(kernel: Callable) -> AttentionFn:
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
-        return kernel(q, k, v, window or q.shape[-2])
+        return kernel(q, k, v, window or k.shape[-2])  # no window: every key
     attend.__doc__ = kernel.__doc__
     return attend
 

@@ -169,13 +169,15 @@ def test_peak_memory_sees_a_large_allocation():
 
 
 def test_scaling_comparisons_cover_every_kernel():
-    from greenlab.attention.scaling import compare_memory, compare_times, ratios
+    from greenlab.attention.scaling import compare_energy, compare_memory, compare_times, ratios
 
     both = compare_times([64, 128], window=32, heads=1, head_dim=8, rounds=1, repeats=1)
     assert set(both) == {"causal SDPA", "masked dense", "blocked"}  # no backward pass for FlexAttention on a CPU
     assert set(ratios(both)) == {"masked dense", "blocked"} and all(t > 0 for t in both["blocked"].values())
     forward = compare_times([64], window=32, heads=1, head_dim=8, backward=False, rounds=1, repeats=1)
     assert "flex" in forward
+    energy, method = compare_energy([64], window=32, heads=1, head_dim=8, min_seconds=0.05)
+    assert set(energy) == {"causal SDPA", "masked dense", "blocked"} and energy["blocked"][64] >= 0 and method
     memory = compare_memory([256], window=32, heads=1, head_dim=8)
     assert set(memory) == {"causal SDPA", "masked dense", "blocked"} and list(memory["blocked"]) == [256]
 
@@ -194,3 +196,13 @@ def test_the_zoo_has_the_sliding_window_twin_of_the_reference():
     reference, windowed = zoo.recipe("reference"), zoo.recipe("sliding-window")
     assert windowed.model.window == reference.model.block_size // 4 and windowed.model.attention == "blocked"
     assert windowed.training == reference.training and windowed.fingerprint() != reference.fingerprint()
+
+
+@pytest.mark.parametrize("attention", ["blocked", "flex"])
+def test_sparse_kernels_without_a_window_are_dense_causal_also_with_a_cache(attention):
+    torch.manual_seed(0)
+    dense = GPT(GPTConfig(**{**WINDOWED.to_dict(), "window": None})).eval()
+    other = GPT(GPTConfig(**{**WINDOWED.to_dict(), "window": None, "attention": attention})).eval()
+    other.load_state_dict(dense.state_dict())
+    prompt = torch.randint(0, 50, (1, 5))
+    assert torch.equal(other.generate(prompt, 12, temperature=0), dense.generate(prompt, 12, temperature=0))

@@ -2,7 +2,7 @@
 
     times = compare_times([1024, 2048, 4096], window=256)       # seconds per call, interleaved across kernels
     memory = compare_memory([1024, 2048, 4096], window=256)     # peak MiB, in a clean subprocess (Linux)
-    energy = compare_energy(4096, window=256)                    # one measured block per kernel
+    energy, method = compare_energy([1024, 4096], window=256)    # joules per call, and how they were obtained
 
 Kernels are timed in turns, round by round, so that all see the same machine load; within a round each kernel
 runs a few times in a row (after one warm-up call), and the fastest call over all rounds is kept: on a shared,
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from greenlab.attention.kernels import flex_available, flex_sliding_window, masked_dense_attention, \
     sliding_window_attention
 from greenlab.attention.patterns import causal
-from greenlab.energy import Measurement, measure
+from greenlab.energy import measure
 from greenlab.memory import peak_memory_in_subprocess, peak_memory_mib
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -113,17 +113,25 @@ def ratios(results: dict[str, dict[int, float]], baseline: str = BASELINE) -> di
             for name, row in results.items() if name != baseline}
 
 
-def compare_energy(length: int, window: int = 256, heads: int = 4, head_dim: int = 64, calls: int = 5,
-                   names: tuple[str, ...] = (BASELINE, "masked dense", "blocked")) -> dict[str, Measurement]:
-    """Energy of `calls` forward + backward passes of each kernel, measured as one block per kernel (long enough
-    for the tracker); divide by `calls` for the energy of one. Not added to the ledger."""
-    contenders = kernels(length, window)
-    inputs = _inputs(length, heads, head_dim, grad=True)
-    results = {}
-    for name in names:
-        _run(contenders[name], inputs, backward=True)  # warm-up
-        with measure(f"attention {name}, L={length}, {calls} calls", record=False) as m:
-            for _ in range(calls):
-                _run(contenders[name], inputs, backward=True)
-        results[name] = m
-    return results
+def compare_energy(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
+                   min_seconds: float = 0.3, names: tuple[str, ...] = (BASELINE, "masked dense", "blocked")
+                   ) -> tuple[dict[str, dict[int, float]], str]:
+    """Joules per forward + backward pass {kernel: {length: J}}, and how the energy was obtained. Each kernel runs
+    again and again inside one measured block of at least `min_seconds` (long enough for the tracker); the
+    block's energy is divided by its calls. Not added to the ledger."""
+    joules: dict[str, dict[int, float]] = {}
+    method = "not measured"
+    for length in lengths:
+        contenders = kernels(length, window)
+        inputs = _inputs(length, heads, head_dim, grad=True)
+        for name in names:
+            _run(contenders[name], inputs, backward=True)  # warm-up
+            calls = 0
+            with measure(f"attention {name}, L={length}", record=False) as m:
+                start = time.perf_counter()
+                while calls == 0 or time.perf_counter() - start < min_seconds:
+                    _run(contenders[name], inputs, backward=True)
+                    calls += 1
+            joules.setdefault(name, {})[length] = m.energy_j / calls
+            method = m.method
+    return joules, method
