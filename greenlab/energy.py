@@ -129,7 +129,8 @@ def check_country(code: str) -> str:
     code = code.strip().upper()
     if code not in _grid_data():
         raise ValueError(f"unknown country code {code!r}: use an ISO 3166-1 alpha-3 code such as "
-                         f"USA, FRA, DEU, GBR, IND, CHN, SWE or BRA ({len(_grid_data())} are known)")
+                         f"USA, FRA, DEU, GBR, IND, CHN, SWE or BRA; codecarbon knows these "
+                         f"{len(_grid_data())}: {' '.join(sorted(_grid_data()))}")
     return code
 
 
