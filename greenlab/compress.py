@@ -111,7 +111,7 @@ def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = N
     row of model `name`, with its quality when given, which `ledger.models()` compares."""
     model.eval()
     prompt = torch.randint(0, model.config.vocab_size, (batch_size, prompt_tokens),
-                           generator=torch.Generator().manual_seed(0))
+                           generator=torch.Generator().manual_seed(0)).to(model.wte.weight.device)
     model.generate(prompt, 4, temperature=0)  # warm-up
     tokens = 0
     with measure(f"generate: {name}, batch {batch_size}", record=False) as m:

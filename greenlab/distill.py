@@ -15,7 +15,7 @@ neurons (width pruning, as in NVIDIA's Minitron). `distill` runs it all in `gree
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -93,16 +93,17 @@ def check_pair(teacher: GPT, student: GPT) -> None:
 # --- starting the student from the teacher ----------------------------------------------------------------
 
 def half_size(teacher: GPTConfig) -> GPTConfig:
-    """The course's student: half the teacher's layers and half its width (whole heads, as wide as the teacher's)."""
+    """The course's student: half the teacher's layers and half its heads, rounded down (at least one of each),
+    each head as wide as the teacher's; the same vocabulary, context and attention."""
     head_dim = teacher.n_embd // teacher.n_head
     n_head = max(1, teacher.n_head // 2)
-    return GPTConfig(vocab_size=teacher.vocab_size, block_size=teacher.block_size,
-                     n_layer=max(1, teacher.n_layer // 2), n_head=n_head, n_embd=n_head * head_dim,
-                     dropout=teacher.dropout)
+    return replace(teacher, n_layer=max(1, teacher.n_layer // 2), n_head=n_head, n_embd=n_head * head_dim)
 
 
 def calibration_batch(ids: torch.Tensor, block_size: int, batch_size: int = 16, seed: int = 0) -> torch.Tensor:
     """`batch_size` random windows of `block_size` tokens from `ids`: the sample that ranks a teacher's channels."""
+    if len(ids) <= block_size:
+        raise ValueError(f"calibration needs more than block_size={block_size} token ids, got {len(ids)}")
     starts = torch.randint(0, len(ids) - block_size, (batch_size,), generator=torch.Generator().manual_seed(seed))
     return torch.stack([ids[i:i + block_size] for i in starts.tolist()])
 
@@ -123,11 +124,12 @@ def _importance(teacher: GPT, calibration_ids: torch.Tensor) -> dict[str, list[t
         hooks.append(block.mlp.c_proj.register_forward_pre_hook(
             lambda module, inputs: seen["neurons"].append(inputs[0].abs().mean(dim=(0, 1)))))
     try:
-        seen["residual"].append(teacher.eval().hidden_states(calibration_ids).abs().mean(dim=(0, 1)))
+        ids = calibration_ids.to(teacher.wte.weight.device)
+        seen["residual"].append(teacher.eval().hidden_states(ids).abs().mean(dim=(0, 1)))
     finally:
         for hook in hooks:
             hook.remove()
-    return seen
+    return {kind: [scores.cpu() for scores in found] for kind, found in seen.items()}
 
 
 def _top(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -163,7 +165,7 @@ def init_from_teacher(teacher: GPT, config: GPTConfig, calibration_ids: torch.Te
         channels = _top(torch.stack(seen["residual"]).sum(dim=0), config.n_embd)
     else:
         channels = torch.arange(t.n_embd)
-    teacher_weights, weights = teacher.state_dict(), {}
+    teacher_weights, weights = {name: w.cpu() for name, w in teacher.state_dict().items()}, {}
     weights["wte.weight"] = teacher_weights["wte.weight"][:, channels]
     weights["wpe.weight"] = teacher_weights["wpe.weight"][:, channels]
     weights["ln_f.weight"], weights["ln_f.bias"] = (teacher_weights[f"ln_f.{p}"][channels] for p in ("weight", "bias"))

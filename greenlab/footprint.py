@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -67,10 +68,11 @@ def hardware_table() -> pd.DataFrame:
 
 
 def hardware_spec(name: str) -> pd.Series:
-    """The row of an accelerator, found by its short name inside `name` ("NVIDIA A100 80GB" finds A100)."""
+    """The row of an accelerator, found by its short name as a word of `name` ("NVIDIA A100 80GB" finds A100;
+    "L40S" is not the L4)."""
     table = hardware_table()
     for short in table.index:
-        if short.lower() in str(name).lower():
+        if re.search(rf"\b{re.escape(short)}\b", str(name), re.IGNORECASE):
             return table.loc[short]
     raise ValueError(f"unknown hardware {name!r}; the calculator knows: {', '.join(table.index)}")
 

@@ -55,7 +55,14 @@ def _set_aside_if_corrupt(path: Path) -> None:
         return
     header = _header(path)
     if header == RUN_COLUMNS:
-        pd.read_csv(path).reindex(columns=COLUMNS).to_csv(path, index=False)
+        try:
+            upgraded = pd.read_csv(path).reindex(columns=COLUMNS)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+            _set_aside(path, str(error))
+            return
+        temporary = path.with_name(f"{path.name}.upgrading")
+        upgraded.to_csv(temporary, index=False)
+        os.replace(temporary, path)  # all at once: a crash leaves the old ledger or the new one, never half
     elif header != COLUMNS:
         _set_aside(path, "not a ledger")
 

@@ -55,6 +55,7 @@ def _needs_window(kernel: Callable) -> AttentionFn:
     return attend
 
 
+SPARSE_KERNELS = ("blocked", "flex")  # they skip the pairs outside the window; the others compute and mask them
 ATTENTION: dict[str, AttentionFn] = {"math": math_attention, "sdpa": sdpa_attention,
                                      "blocked": _needs_window(sliding_window_attention),
                                      "flex": _needs_window(flex_sliding_window)}
@@ -227,12 +228,14 @@ class GPT(nn.Module):
         """Matrix-multiply FLOPs per token at a given context length (forward; ×3 with the backward pass).
 
         2 FLOPs per weight of every linear layer (the head included), plus attention's two products,
-        scores q·k and the weighted sum of v: 2 · 2 · keys · n_embd per layer, where a token attends to `context`
-        keys (the full square is computed), or to `window` of them with a sliding window.
+        scores q·k and the weighted sum of v: 2 · 2 · keys · n_embd per layer. The dense paths ("math", "sdpa")
+        compute the full square even with a window (they mask it), so keys = `context`; the sparse kernels
+        ("blocked", "flex") read `window` keys per token.
         """
         c = self.config
         context = context or c.block_size
-        keys = context if c.window is None else min(c.window, context)
+        sparse = c.window is not None and c.attention in SPARSE_KERNELS
+        keys = min(c.window, context) if sparse else context
         linear = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))
         forward = 2 * linear + 4 * c.n_layer * keys * c.n_embd
         return 3 * forward if training else forward

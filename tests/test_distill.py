@@ -88,6 +88,30 @@ def test_a_narrow_student_from_teacher_keeps_the_most_active_units(teacher):
     assert student(ids).shape == (4, 16, 64)
 
 
+def test_a_narrow_student_is_sliced_head_by_head(teacher):
+    ids = torch.randint(0, 64, (4, 16), generator=torch.Generator().manual_seed(2))
+    student = init_from_teacher(teacher, half_size(TEACHER), ids)
+    channels = torch.isin(teacher.wte.weight[0], student.wte.weight[0]).nonzero().flatten()
+    for new, old in enumerate((0, 2)):
+        t, s = teacher.h[old], student.h[new]
+        qkv = t.attn.c_attn.weight.view(3, 4, 8, 32)[..., channels]  # (q/k/v, head, head width, channel)
+        kept = [h for h in range(4) if any(torch.equal(qkv[0, h], s.attn.c_attn.weight.view(3, 2, 8, 16)[0, j])
+                                         for j in range(2))]
+        assert len(kept) == 2
+        assert torch.equal(s.attn.c_attn.weight.view(3, 2, 8, 16), qkv[:, kept])
+        assert torch.equal(s.attn.c_proj.weight, t.attn.c_proj.weight[channels].view(16, 4, 8)[:, kept].flatten(1))
+        rows = t.mlp.c_fc.weight[:, channels]
+        neurons = torch.tensor([int((rows == row).all(dim=1).nonzero()[0]) for row in s.mlp.c_fc.weight])
+        assert len(neurons) == 64 and (neurons.diff() > 0).all()  # 64 of the 128 neurons, in their order
+        assert torch.equal(s.mlp.c_proj.weight, t.mlp.c_proj.weight[channels][:, neurons])
+        assert torch.equal(s.ln_2.weight, t.ln_2.weight[channels])
+
+
+def test_calibration_needs_enough_ids():
+    with pytest.raises(ValueError, match="more than block_size=16"):
+        calibration_batch(torch.arange(10), 16)
+
+
 def test_a_narrow_student_from_a_trained_teacher_starts_better_than_a_random_one():
     from greenlab.train import train
     torch.manual_seed(0)

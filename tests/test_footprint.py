@@ -57,6 +57,7 @@ def test_estimate_reproduces_bloom_within_ten_percent():
     ({"parameters": 0}, "parameters must be a positive number"),
     ({"tokens": -5}, "tokens must be a positive number"),
     ({"hardware": "TPU v9"}, "the calculator knows: V100, A100, H100, T4, L4"),
+    ({"hardware": "NVIDIA L40S"}, "unknown hardware 'NVIDIA L40S'"),
     ({"country": "XYZ"}, "unknown country code 'XYZ'.*codecarbon knows these .*ABW AFG"),
     ({"pue": 0.9}, "at least 1"),
     ({"utilization": 1.5}, r"in \(0, 1\]"),

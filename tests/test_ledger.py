@@ -47,6 +47,14 @@ def test_a_ledger_from_before_the_model_columns_is_upgraded(cache):
     assert not list(cache.glob("ledger.csv.corrupt-*"))
 
 
+def test_an_unreadable_old_ledger_is_set_aside_not_a_crash(cache):
+    cache.mkdir(parents=True, exist_ok=True)
+    ledger.ledger_path().write_text(",".join(ledger.RUN_COLUMNS) + '\n"unclosed,quote\n')
+    with pytest.warns(UserWarning, match="unreadable"):
+        ledger.record(_row("after"))
+    assert ledger.table()["run"].tolist() == ["after"]
+
+
 def test_models_keep_the_latest_inference_row_of_each_model(cache):
     ledger.record(_row("training run"))
     ledger.record(_row("gen a", model="a", tokens=500, bits_per_char=2.0, energy_j=5.0))

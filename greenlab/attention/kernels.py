@@ -59,6 +59,8 @@ def sliding_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     against bigger, faster matrix products)."""
     _check_qkv(q, k, v)
     _positive("window", window)
+    if isinstance(n_global, bool) or not isinstance(n_global, int) or n_global < 0:
+        raise ValueError(f"n_global must be a non-negative integer, got {n_global!r}")
     block = min(128, max(16, window)) if block is None else block
     _positive("block", block)
     length = q.shape[-2]

@@ -83,6 +83,8 @@ def random_blocks(length: int, block: int, n_random: int, seed: int = 0) -> torc
     """BigBird (Zaheer et al., 2020), random part: each query block sees its own block and `n_random` random
     earlier key blocks. `length` must be a multiple of `block`."""
     _positive("block", block)
+    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 0:
+        raise ValueError(f"n_random must be a non-negative integer, got {n_random!r}")
     if length % block:
         raise ValueError(f"length={length} is not a multiple of block={block}; pad the sequence or pick a block "
                          f"that divides it")
