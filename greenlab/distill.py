@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from greenlab.data import random_batch
 from greenlab.model import GPT, GPTConfig
 from greenlab.settings import device
 from greenlab.train import TrainConfig, TrainResult, train
@@ -104,8 +105,8 @@ def calibration_batch(ids: torch.Tensor, block_size: int, batch_size: int = 16, 
     """`batch_size` random windows of `block_size` tokens from `ids`: the sample that ranks a teacher's channels."""
     if len(ids) <= block_size:
         raise ValueError(f"calibration needs more than block_size={block_size} token ids, got {len(ids)}")
-    starts = torch.randint(0, len(ids) - block_size, (batch_size,), generator=torch.Generator().manual_seed(seed))
-    return torch.stack([ids[i:i + block_size] for i in starts.tolist()])
+    inputs, _ = random_batch(ids, batch_size, block_size, torch.Generator().manual_seed(seed))
+    return inputs
 
 
 @torch.no_grad()
