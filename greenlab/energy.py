@@ -8,8 +8,8 @@ Energy comes from codecarbon's `OfflineEmissionsTracker`. It *measures* where th
 (RAPL on Intel/AMD CPUs, NVML on NVIDIA GPUs) and *estimates* elsewhere — in a VM or a container without
 RAPL it multiplies the CPU load by a TDP from its table (or 4 W per thread). `Measurement.method` says which,
 and every printed figure carries it. CO2eq = energy × the carbon intensity of the chosen country's grid.
-FLOPs come from PyTorch's `torch.utils.flop_counter` (matrix multiplications and convolutions, not
-element-wise ops; on the CPU it does not see the fused attention kernel, so `GPT.flops_per_token` counts it).
+FLOPs come from PyTorch's `torch.utils.flop_counter` (matrix multiplications, convolutions and fused attention,
+not element-wise ops); it knows the GPU's fused attention kernels, and this module gives it the CPU's.
 A tracker that fails never costs the user's work: a warning, and `available=False`.
 """
 
@@ -25,7 +25,9 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Callable, Iterator, TypeVar
 
-from torch.utils.flop_counter import FlopCounterMode
+import torch
+from torch.utils.flop_counter import (FlopCounterMode, flop_registry, register_flop_formula, sdpa_backward_flop_count,
+                                      sdpa_flop_count)
 
 from greenlab import ledger, settings
 
@@ -109,8 +111,20 @@ def format_flops(flops: float) -> str:
     return f"{flops:.0f} FLOP"
 
 
+_CPU_ATTENTION = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+if _CPU_ATTENTION not in flop_registry:  # else the counter skips attention on the CPU; same formulas as on GPUs
+    @register_flop_formula(_CPU_ATTENTION)
+    def _cpu_attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    @register_flop_formula(torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward)
+    def _cpu_attention_backward_flops(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None,
+                                      **kwargs) -> int:
+        return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
 def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
-    """Run `fn()`; return its result and the FLOPs PyTorch performed (matrix products and convolutions)."""
+    """Run `fn()`; return its result and the FLOPs PyTorch performed (matrix products, convolutions, attention)."""
     counter = FlopCounterMode(display=False)
     with counter:
         result = fn()
