@@ -1,17 +1,32 @@
-# GreenLab: `make lab` opens the course, `make test` runs every test. Each sets up .venv when it is missing.
-VENV   ?= .venv
+# GreenLab: `make lab` opens the course, `make test` runs every test. Each sets up a virtual environment when it
+# is missing: .venv for the default python3; `make test PYTHON=python3.13` uses .venv-py3.13 (one per Python).
 PYTHON ?= python3
-# The CPU build of PyTorch, installed before anything that depends on torch (a plain `torch` may pull CUDA).
+ifeq ($(origin PYTHON),file)
+VENV   ?= .venv
+else
+VENV   ?= .venv-py$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+endif
+# PyTorch, installed first and on its own (a plain `torch` may pull a CUDA build): the CPU build where one lies on
+# disk (our course machines, Python 3.11), else the registry's build of the same release.
 TORCH  ?= torch==2.13.0
+# Every other package at the exact version the test run passed with (constraints.txt; `make constraints` rewrites it).
+CONSTRAINTS := constraints.txt
 BIN    := $(VENV)/bin
+PYTEST := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
+# Another CPU's code path: PyTorch, oneDNN and MKL limited to AVX2. A compared output that depends on the CPU
+# fails here, not on a learner's laptop. Inductor (FlexAttention) gets a cache of its own: its cache key leaves out
+# the CPU capability, so kernels compiled for this CPU's AVX-512 would be reused on the AVX2 path, and give wrong
+# results there.
+FOREIGN_CPU := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+               TORCHINDUCTOR_CACHE_DIR=$(CURDIR)/$(VENV)/torchinductor-avx2
 
-.PHONY: lab test install student-labs clean
+.PHONY: lab test test-foreign-cpu install constraints student-labs clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[lab,test]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[lab,test]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -19,11 +34,20 @@ install: $(BIN)/.installed
 lab: $(BIN)/.installed
 	$(BIN)/jupyter lab --allow-root --ServerApp.root_dir=. notebooks/00_green_ai_intro.ipynb
 
+# Every notebook and lab, then the unit tests; then every notebook and lab again on another CPU's code path.
 test: $(BIN)/.installed
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
+	$(PYTEST)
+	$(FOREIGN_CPU) $(PYTEST) notebooks labs
+
+test-foreign-cpu: $(BIN)/.installed  # the second pass alone
+	$(FOREIGN_CPU) $(PYTEST) notebooks labs
+
+constraints: $(BIN)/.installed
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 student-labs: $(BIN)/.installed
 	$(BIN)/greenlab assign labs student-labs
 
 clean:
-	rm -rf $(VENV) student-labs
+	rm -rf .venv .venv-py* student-labs

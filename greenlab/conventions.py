@@ -17,14 +17,15 @@ from greenlab.settings import REPOSITORY, REPOSITORY_URL, ROOT
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
-SETUP_CELL = f'''# Setup: installs greenlab where it is missing (e.g. on Colab); does nothing where the course is installed.
+SETUP_CELL = f'''# NBVAL_IGNORE_OUTPUT
+# Setup: installs greenlab where it is missing (e.g. on Colab); does nothing where the course is installed.
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("greenlab") is None:
     subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY_URL}", "greenlab"], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "greenlab"], check=True)
     sys.path.insert(0, "greenlab")
-from greenlab.settings import seed_everything
-seed_everything(0)'''
+from greenlab.machine import setup
+setup(seed=0)  # seeds everything; prints the versions in use and whether the test run used them'''
 
 REQUIRED_HEADINGS = {"notebooks": ("## Learning goals", "## What we measured", "## Exercises"),
                      "labs": ("## Exercise",)}

@@ -1,7 +1,9 @@
 """Corpora and token batches: the text every model in the course learns from.
 
 The default corpus, "pydoc", needs no network: it is the English prose of the Python language reference
-that every CPython ships for `help()` (the module `pydoc_data.topics`, ~460k characters in 79 topics).
+that CPython ships for `help()` (the module `pydoc_data.topics`, ~460k characters in 79 topics). That text
+changes with every Python release, so the course ships one copy of it, Python 3.11.7's, in
+`data/pydoc_topics.json.gz`, checked against its SHA-256 on every load: the same bytes on every Python.
 Bigger corpora from the Hugging Face Hub are opt-in, for learners who are online (Colab):
 
     corpus = load_corpus()                      # offline, deterministic train/validation split
@@ -11,8 +13,10 @@ Bigger corpora from the Hugging Face Hub are opt-in, for learners who are online
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +24,12 @@ from typing import Callable
 
 import torch
 
-from greenlab.settings import is_offline
+from greenlab.settings import DATA_DIR, is_offline
 
 VALIDATION_EVERY = 10  # every 10th document (in sorted order) is held out for validation
+PYDOC_TOPICS = DATA_DIR / "pydoc_topics.json.gz"  # {topic: text} of pydoc_data.topics, Python 3.11.7
+PYDOC_TOPICS_PYTHON = "3.11.7"
+PYDOC_TOPICS_SHA256 = "e7efa528c40a8bf6514b1db3ad0fee8ec864708e473deff6c4001a57a65be58f"
 
 
 class OfflineError(ConnectionError):
@@ -81,15 +88,31 @@ def split_documents(documents: list[str]) -> tuple[list[str], list[str]]:
     return train, validation
 
 
+class CorruptDataError(ValueError):
+    """A shipped data file is not the file the course was written with."""
+
+
+def read_pydoc_topics(path: Path = PYDOC_TOPICS, sha256: str = PYDOC_TOPICS_SHA256) -> dict[str, str]:
+    """The shipped `pydoc_data.topics` text, {topic: text}, after checking the file's SHA-256."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise CorruptDataError(f"cannot read the default corpus file {path}: {error}") from error
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != sha256:
+        raise CorruptDataError(f"the default corpus file {path} is damaged or replaced: its SHA-256 is {digest}, "
+                               f"expected {sha256}. Restore it with `git checkout -- {path.name}` in data/.")
+    return json.loads(gzip.decompress(raw).decode("utf-8"))
+
+
 def _pydoc_corpus(local_path: Path | None) -> Corpus:
     if local_path is not None:
-        raise ValueError("the 'pydoc' corpus ships with Python and takes no local_path")
-    from pydoc_data.topics import topics
-
+        raise ValueError("the 'pydoc' corpus ships with the course and takes no local_path")
+    topics = read_pydoc_topics()
     documents = list(dict.fromkeys(clean_text(topics[key]) for key in sorted(topics)))  # dedup, keep order
     train, validation = split_documents(documents)
-    version = ".".join(map(str, sys.version_info[:3]))
-    return Corpus("pydoc", train, validation, source=f"pydoc_data.topics of Python {version} (PSF license)")
+    return Corpus("pydoc", train, validation,
+                  source=f"pydoc_data.topics of Python {PYDOC_TOPICS_PYTHON} (PSF license)")
 
 
 def _wikitext2_corpus(local_path: Path | None) -> Corpus:

@@ -1,9 +1,12 @@
-"""`greenlab.doctor()`: what this machine offers the course, in one printout."""
+"""`greenlab.doctor()`: what this machine offers the course, in one printout; `setup()`: what every notebook's
+setup cell runs (seeds, the versions in use and whether the test run used them, a warning for a GPU profile
+without a GPU)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,6 +16,10 @@ import torch
 from greenlab import settings
 
 PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "codecarbon", "safetensors", "ipywidgets")
+CONSTRAINTS = settings.ROOT / "constraints.txt"  # every package but torch, at the version the test run used
+TESTED_PYTHONS = ("3.11", "3.13")  # CI's legs (.ci/run)
+TESTED_TORCH = ("2.11.0", "2.13.0")  # Python 3.13's leg runs Colab's torch; Python 3.11's the Makefile's
+REFERENCE_CPU_MINUTES = 2  # training the cpu reference model on 2 cores (README's runtime table)
 
 
 def _version(package: str) -> str:
@@ -55,14 +62,79 @@ def energy_counters() -> dict[str, str]:
     return {"RAPL (CPU energy counter)": rapl, "NVML (GPU power readings)": nvml}
 
 
+def tested_versions() -> dict[str, str]:
+    """The version of each package the test run used ({name: version}, from constraints.txt; torch aside)."""
+    if not CONSTRAINTS.exists():
+        return {}
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", CONSTRAINTS.read_text(), re.MULTILINE)
+    return {name.lower().replace("_", "-"): version for name, version in pins}
+
+
+def untested_versions() -> dict[str, str]:
+    """Python, torch and every pinned package whose version here is not the one the test run used:
+    {name: "this version (tested: that one)"}; empty when everything is as tested."""
+    found = {}
+    python = ".".join(platform.python_version_tuple()[:2])
+    if python not in TESTED_PYTHONS:
+        found["python"] = f"{platform.python_version()} (tested: {', '.join(TESTED_PYTHONS)})"
+    torch_release = torch.__version__.split("+")[0]
+    if torch_release not in TESTED_TORCH:
+        found["torch"] = f"{torch.__version__} (tested: {', '.join(TESTED_TORCH)})"
+    for package, tested in tested_versions().items():
+        here = _version(package)
+        if here not in (tested, "not installed"):  # a pin for another Python may be absent here
+            found[package] = f"{here} (tested: {tested})"
+    return found
+
+
+def _listing(untested: dict[str, str], most: int = 6) -> str:
+    shown = [f"{name} {what}" for name, what in list(untested.items())[:most]]
+    more = f"; and {len(untested) - most} more (greenlab doctor lists them)" if len(untested) > most else ""
+    return "; ".join(shown) + more
+
+
+def versions_line() -> str:
+    """One line: Python, torch and the course's packages in use, and whether they are the tested ones."""
+    here = [f"Python {platform.python_version()}"] + [f"{p} {_version(p)}" for p in PACKAGES]
+    untested = untested_versions()
+    verdict = "all as tested" if not untested else "not the tested version: " + _listing(untested)
+    return f"{' · '.join(here)} — {verdict}"
+
+
+def gpu_profile_warning() -> str | None:
+    """A warning when GREENLAB_PROFILE=gpu but PyTorch sees no GPU: how long the CPU would take instead."""
+    if settings.profile() != "gpu" or torch.cuda.is_available():
+        return None
+    from greenlab.zoo import RECIPES
+
+    reference = RECIPES["reference"]
+    ratio = reference["gpu"].training_flops() / reference["cpu"].training_flops()
+    return (f"GREENLAB_PROFILE=gpu, but PyTorch sees no GPU here: the gpu-size experiments would run on the CPU. "
+            f"The gpu reference model alone is {ratio:,.0f}× the training FLOPs of the cpu one, which takes about "
+            f"{REFERENCE_CPU_MINUTES} minutes on 2 cores: about {ratio * REFERENCE_CPU_MINUTES / 60:,.0f} hours on "
+            f"2 cores. Unset GREENLAB_PROFILE (or set it to cpu), or choose a GPU runtime.")
+
+
+def setup(seed: int = 0) -> None:
+    """Every notebook's setup: seed Python, NumPy and PyTorch, print the versions in use, warn about the profile."""
+    settings.seed_everything(seed)
+    print(versions_line())
+    warning = gpu_profile_warning()
+    if warning:
+        warnings.warn(warning, stacklevel=2)
+
+
 def report() -> dict[str, str]:
     """The facts `doctor()` prints, as a dict."""
     facts = {"python": platform.python_version(), "platform": platform.platform()}
     facts.update({package: _version(package) for package in PACKAGES})
+    untested = untested_versions()
+    facts["tested versions"] = ("yes: Python, torch and every package are the versions the test run used"
+                                if not untested else "no: " + _listing(untested, most=len(untested)))
     facts["device"] = str(settings.device())
     facts["cuda available"] = str(torch.cuda.is_available())
     facts["CPU threads used by torch"] = str(torch.get_num_threads())
-    facts["profile"] = settings.profile()
+    facts["profile"] = settings.profile() + (f" — {gpu_profile_warning()}" if gpu_profile_warning() else "")
     facts.update(energy_counters())
     facts["energy"] = energy_sensor()
     facts["grid (country)"] = settings.country()

@@ -45,6 +45,13 @@ class Recipe:
         versions = f"torch={torch.__version__} python={sys.version_info[:3]} greenlab={greenlab.__version__}"
         return hashlib.sha256(f"{content} {versions}".encode()).hexdigest()[:16]
 
+    def training_flops(self) -> int:
+        """The matrix-multiply FLOPs of the whole training run: forward and backward, every token of every step."""
+        t = self.training
+        with torch.device("meta"):  # the shapes alone: no memory, no time
+            model = GPT(self.model)
+        return model.flops_per_token(t.block_size, training=True) * t.steps * t.batch_size * t.block_size
+
 
 _REFERENCE_TRAINING = TrainConfig(steps=700, batch_size=16, block_size=128, learning_rate=3e-3,
                                   min_learning_rate=3e-4, warmup_steps=30, eval_interval=50, eval_batches=4)

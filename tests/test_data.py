@@ -1,3 +1,5 @@
+import hashlib
+import sys
 import time
 
 import pytest
@@ -14,6 +16,37 @@ def test_default_corpus_is_offline_deterministic_and_split():
     assert not set(corpus.train_documents) & set(corpus.validation_documents)
     assert all(doc.strip() == doc and doc for doc in corpus.train_documents)
     assert "statement" in corpus.train_text
+
+
+def test_default_corpus_is_the_same_text_on_every_python():
+    corpus = data.load_corpus()
+    text = corpus.train_text + "\x00" + corpus.validation_text
+    assert len(corpus.train_text) == 436_764 and len(corpus.validation_text) == 23_184
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == "451de9ddf4a10fbd"
+    assert corpus.source == "pydoc_data.topics of Python 3.11.7 (PSF license)"
+
+
+@pytest.mark.skipif(sys.version_info[:3] != (3, 11, 7), reason="the shipped text is Python 3.11.7's")
+def test_shipped_corpus_is_python_3_11_7s_pydoc_topics():
+    from pydoc_data.topics import topics
+
+    assert data.read_pydoc_topics() == topics
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one byte changed", "empty"])
+def test_damaged_corpus_file_is_a_clear_error_naming_it(tmp_path, damage):
+    raw = data.PYDOC_TOPICS.read_bytes()
+    damaged = {"truncated": raw[:1000], "one byte changed": raw[:500] + bytes([raw[500] ^ 1]) + raw[501:],
+               "empty": b""}[damage]
+    broken = tmp_path / "pydoc_topics.json.gz"
+    broken.write_bytes(damaged)
+    with pytest.raises(data.CorruptDataError, match=f"{broken} is damaged or replaced"):
+        data.read_pydoc_topics(broken)
+
+
+def test_missing_corpus_file_is_a_clear_error_naming_it(tmp_path):
+    with pytest.raises(data.CorruptDataError, match=f"cannot read the default corpus file {tmp_path / 'gone'}"):
+        data.read_pydoc_topics(tmp_path / "gone")
 
 
 def test_corpus_as_hugging_face_dataset():

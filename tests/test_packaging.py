@@ -4,6 +4,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from greenlab import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"torch": "pytorch"}
 
@@ -46,7 +48,7 @@ def test_readme_commands_are_what_make_and_ci_run():
 def test_torch_is_installed_first_as_the_cpu_build():
     makefile = (ROOT / "Makefile").read_text()
     assert "TORCH  ?= torch==2.13.0" in makefile
-    assert makefile.index('pip install -q "$(TORCH)"') < makefile.index('pip install -q -e ".[lab,test]"')
+    assert makefile.index('pip install -q "$(TORCH)"') < makefile.index('pip install -q -c $(CONSTRAINTS) -e')
 
 
 def test_no_pickled_checkpoints_anywhere():
@@ -55,3 +57,44 @@ def test_no_pickled_checkpoints_anywhere():
     for path in sources:
         for call in re.findall(r"torch\.load\([^)]*\)", path.read_text()):
             assert "weights_only=True" in call, f"{path}: {call}"
+
+
+def _constraints() -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M)
+    return {name.lower(): version for name, version in pins}
+
+
+def test_every_floor_is_the_tested_version():
+    pins = _constraints()
+    assert "torch" not in pins  # installed first, on its own; Colab keeps its own
+    for name, spec in _pip_requirements().items():
+        if name == "pytorch":
+            assert spec == f">={machine.TESTED_TORCH[0].rsplit('.', 1)[0]}", "torch's floor is the oldest tested torch"
+            continue
+        assert spec.split(",")[0] == f">={pins[name]}", f"{name}: floor {spec}, tested {pins[name]}"
+
+
+def test_make_applies_the_constraints_and_the_tested_torch():
+    makefile = (ROOT / "Makefile").read_text()
+    assert 'pip install -q -c $(CONSTRAINTS) -e ".[lab,test]"' in makefile
+    assert "CONSTRAINTS := constraints.txt" in makefile
+    torch_here = re.search(r"^TORCH\s*\?= torch==(\S+)$", makefile, re.M).group(1)
+    torch_ci = re.findall(r"TORCH=\S*torch==([0-9.]+)", (ROOT / ".ci" / "run").read_text())
+    assert {torch_here, *torch_ci} == set(machine.TESTED_TORCH)
+
+
+def test_supported_pythons_are_the_tested_ones():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11,<3.14"
+    assert machine.TESTED_PYTHONS == ("3.11", "3.13")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test\n" in ci and "versions/3.13" in ci
+    assert "Python 3.11 to 3.13" in (ROOT / "README.md").read_text()
+
+
+def test_make_test_runs_every_notebook_again_on_another_cpu_path():
+    makefile = (ROOT / "Makefile").read_text()
+    test_recipe = makefile[makefile.index("\ntest:"):].split("\n\n")[0]
+    assert "$(FOREIGN_CPU) $(PYTEST) notebooks labs" in test_recipe
+    assert "FOREIGN_CPU := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2" in makefile
+    assert "TORCHINDUCTOR_CACHE_DIR=" in makefile  # compiled kernels are not shared between the two CPU paths
