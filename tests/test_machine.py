@@ -44,7 +44,7 @@ def test_gpu_profile_without_a_gpu_warns_with_the_cpu_time(monkeypatch, capsys):
     assert machine.gpu_profile_warning() is None
     monkeypatch.setenv("GREENLAB_PROFILE", "gpu")
     warning = machine.gpu_profile_warning()
-    assert "PyTorch sees no GPU" in warning and "159× the training FLOPs" in warning and "about 5 hours" in warning
+    assert "PyTorch sees no GPU" in warning and "159× the training FLOPs" in warning and "about 6 hours" in warning
     with pytest.warns(UserWarning, match="GREENLAB_PROFILE=gpu"):
         machine.setup(seed=1)
     assert "Python" in capsys.readouterr().out
