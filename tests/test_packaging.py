@@ -59,13 +59,8 @@ def test_no_pickled_checkpoints_anywhere():
             assert "weights_only=True" in call, f"{path}: {call}"
 
 
-def _constraints() -> dict[str, str]:
-    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M)
-    return {name.lower(): version for name, version in pins}
-
-
 def test_every_floor_is_the_tested_version():
-    pins = _constraints()
+    pins = machine.tested_versions()  # constraints.txt, as doctor reads it
     assert "torch" not in pins  # installed first, on its own; Colab keeps its own
     for name, spec in _pip_requirements().items():
         if name == "pytorch":
