@@ -47,13 +47,15 @@ def pytest_terminal_summary(terminalreporter) -> None:
     _close_notebook()
     if not _notebooks:
         return
-    terminalreporter.section("notebooks: runtime and energy (whole machine)")
+    terminalreporter.section("notebooks: runtime and energy (whole machine; static = RAM model, dynamic = CPU + GPU)")
     for path, m in _notebooks.items():
         flag = f"  OVER THE {NOTEBOOK_BUDGET_S} s BUDGET" if m.duration_s > NOTEBOOK_BUDGET_S else ""
-        terminalreporter.write_line(f"{m.duration_s:7.1f} s {m.energy_j:9.0f} J {m.co2eq_kg * 1000:7.3f} g CO2eq  "
-                                    f"{path}{flag}")
+        terminalreporter.write_line(f"{m.duration_s:7.1f} s {m.energy_j:9.0f} J (static {m.static_j:7.0f} J, dynamic "
+                                    f"{m.dynamic_j:7.0f} J) {m.co2eq_kg * 1000:7.3f} g CO2eq  {path}{flag}")
     measurements = list(_notebooks.values())
     seconds, joules = sum(m.duration_s for m in measurements), sum(m.energy_j for m in measurements)
+    static, dynamic = sum(m.static_j for m in measurements), sum(m.dynamic_j for m in measurements)
     grams = sum(m.co2eq_kg for m in measurements) * 1000
-    terminalreporter.write_line(f"{seconds:7.1f} s {joules:9.0f} J {grams:7.3f} g CO2eq  all notebooks and labs "
+    terminalreporter.write_line(f"{seconds:7.1f} s {joules:9.0f} J (static {static:7.0f} J, dynamic {dynamic:7.0f} J) "
+                                f"{grams:7.3f} g CO2eq  all notebooks and labs "
                                 f"({measurements[0].country}; {measurements[0].method})")

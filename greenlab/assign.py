@@ -51,9 +51,10 @@ def strip_solutions(source: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
-def make_student_version(source: str | Path, target: str | Path) -> int:
-    """Write the student version of the lab `source` to `target`; return how many solutions were removed."""
-    source, target = Path(source), Path(target)
+def student_version(source: str | Path) -> tuple[nbformat.NotebookNode, int]:
+    """The student version of the lab `source`, in memory, and how many solutions it lost. A notebook without any
+    solution block is refused: its copy would hand out the lab as it is."""
+    source = Path(source)
     notebook = nbformat.read(source, as_version=4)
     notebook.metadata["greenlab"] = {"lab": source.stem}  # so that `greenlab grade` knows which lab this is
     removed = 0
@@ -62,7 +63,15 @@ def make_student_version(source: str | Path, target: str | Path) -> int:
             removed += sum(line.strip() == BEGIN for line in cell.source.splitlines())
             cell.source = strip_solutions(cell.source, where=f"{source.name}, cell {index}")
             cell.outputs, cell.execution_count = [], None
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if removed == 0:
+        raise SolutionMarkerError(f"{source} has no '{BEGIN}' block: is it a lab? Nothing was written")
+    return notebook, removed
+
+
+def make_student_version(source: str | Path, target: str | Path) -> int:
+    """Write the student version of the lab `source` to `target`; return how many solutions were removed."""
+    notebook, removed = student_version(source)
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
     return removed
 
@@ -80,9 +89,8 @@ def assign(source: str | Path, out_dir: str | Path) -> list[Path]:
         raise FileNotFoundError(f"no notebooks (*.ipynb) in {source}")
     if out_dir.resolve() in {lab.parent.resolve() for lab in labs}:
         raise ValueError(f"{out_dir} holds the teacher's labs: write the student versions to another folder")
-    written = []
-    for lab in labs:
-        if make_student_version(lab, out_dir / lab.name) == 0:
-            raise SolutionMarkerError(f"{lab} has no '{BEGIN}' block: is it a lab?")
-        written.append(out_dir / lab.name)
-    return written
+    versions = {out_dir / lab.name: student_version(lab)[0] for lab in labs}  # every lab checked before any is written
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for target, notebook in versions.items():
+        nbformat.write(notebook, target)
+    return list(versions)

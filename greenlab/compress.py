@@ -101,6 +101,11 @@ class GenerationCost:
     def joules_per_1k_tokens(self) -> float:
         return self.measurement.energy_j / self.tokens * 1000
 
+    @property
+    def dynamic_joules_per_1k_tokens(self) -> float:
+        """The dynamic part alone (CPU, GPU): what follows the work, without the RAM model's constant."""
+        return self.measurement.dynamic_j / self.tokens * 1000
+
 
 @torch.no_grad()
 def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = None, batch_size: int = 1,

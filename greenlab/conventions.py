@@ -1,7 +1,13 @@
-"""The header every notebook and lab shares: an "Open in Colab" badge and one setup cell.
+"""The header every notebook and lab shares: an "Open in Colab" badge and one setup cell; and figures in prose that
+say where they come from.
 
 The repository address lives in `greenlab.settings.REPOSITORY` only; `greenlab conventions --fix`
 rewrites every badge and setup cell from it, and the tests fail when a notebook drifts.
+
+A figure written in a markdown cell — a percentage, a factor such as "3×", "n times more" — must name its source in
+the same paragraph: a publication (a year, "et al."), a shipped file (`data/...`), or the cell that computes it
+("above", "below", "printed", "asserted"); a requirement ("at least", "at most", "no more than", "must") or a worked
+definition ("means") is not a measurement. `unsourced_figures` finds the paragraphs that do neither.
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ REQUIRED_HEADINGS = {"notebooks": ("## Learning goals", "## What we measured", "
                      "labs": ("## Exercise",)}
 
 
+_FIGURE = re.compile(r"\d(?:[\d,.]*\d)?(?:\s?%|[×x](?![\w\d]))|\b\d[\d,.]*\s?times\s(?:more|less|fewer|faster|slower"
+                     r"|larger|smaller|as)\b")
+_SOURCED = re.compile(r"\b(?:19|20)\d\d\b|et al\.|data/|\b(?:above|below|printed|asserted|at least|at most|no more than"
+                      r"|must|means)\b")
+
+
+def unsourced_figures(markdown: str) -> list[str]:
+    """The paragraphs (and list items) of `markdown` that state a figure without naming where it comes from."""
+    paragraphs = re.split(r"\n\s*\n|\n(?=- |\d+\. )", markdown)
+    return [" ".join(p.split()) for p in paragraphs if _FIGURE.search(p) and not _SOURCED.search(p)]
+
+
 def colab_badge(notebook: Path) -> str:
     """The badge that opens `notebook` (a path inside the repository) in Colab."""
     relative = notebook.resolve().relative_to(ROOT).as_posix()
@@ -56,7 +74,10 @@ def problems(notebook: Path) -> list[str]:
                     and not CHECK_MARKER.search(c.source)]
         if unmarked:
             found.append(f"check cells {unmarked} lack the '# check: NAME (N points)' marker line")
-    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    text = "\n\n".join(c.source for c in cells if c.cell_type == "markdown")
+    for paragraph in unsourced_figures(text):
+        found.append(f"a figure without its source (a reference, data/..., or the cell that prints it): "
+                     f"{paragraph[:160]!r}")
     for heading in REQUIRED_HEADINGS.get(notebook.parent.name, ()):
         if heading not in text:
             found.append(f"no '{heading}' section")

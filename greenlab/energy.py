@@ -1,13 +1,18 @@
 """Measure a block of code: time, energy, CO2eq, FLOPs — and how the energy was obtained.
 
-    with measure("train tiny gpt", count_flops=True) as m:
-        train(...)
-    print(m)   # 12.3 s · 45.6 J [estimated: CPU load × TDP 8 W; RAM: estimated] · 4.7 mg CO2eq (USA) · 1.2 GFLOP
+    with measure("100 matrix products", count_flops=True) as m:
+        for _ in range(100):
+            a @ a                      # a = torch.randn(1024, 1024)
+    print(m)   # 100 matrix products: 2.06 s · 32.5 J (static 20.1 J, dynamic 12.5 J) [CPU: estimated (load × TDP 8 W);
+               #   RAM: estimated (memory-size model)] · 3.34 mg CO2eq (USA, 369 g/kWh) · 215 GFLOP
 
 Energy comes from codecarbon's `OfflineEmissionsTracker`. It *measures* where the hardware exposes counters
 (RAPL on Intel/AMD CPUs, NVML on NVIDIA GPUs) and *estimates* elsewhere — in a VM or a container without
 RAPL it multiplies the CPU load by a TDP from its table (or 4 W per thread). `Measurement.method` says which,
-and every printed figure carries it. CO2eq = energy × the carbon intensity of the chosen country's grid.
+and every printed figure carries it. Each Measurement also splits its energy in two: the *static* part, charged
+for time alone (codecarbon's RAM model: memory size → constant watts), and the *dynamic* part, which follows the
+work (CPU, GPU). Where the static part is most of the total, compare methods on the dynamic part.
+CO2eq = energy × the carbon intensity of the chosen country's grid.
 FLOPs come from PyTorch's `torch.utils.flop_counter` (matrix multiplications, convolutions and fused attention,
 not element-wise ops); it knows the GPU's fused attention kernels, and this module gives it the CPU's.
 A tracker that fails never costs the user's work: a warning, and `available=False`.
@@ -31,7 +36,7 @@ from torch.utils.flop_counter import (FlopCounterMode, flop_registry, register_f
 
 from greenlab import ledger, settings
 
-JOULES_PER_KWH = 3.6e6
+JOULES_PER_KWH = ledger.JOULES_PER_KWH
 SHORTEST_RELIABLE_S = 0.1  # codecarbon skips its final reading when the last one is under 50 ms old
 T = TypeVar("T")
 
@@ -58,6 +63,29 @@ class Measurement:
         return self.energy_kwh * JOULES_PER_KWH
 
     @property
+    def static_j(self) -> float:
+        """Joules charged for the time alone, whatever the work: codecarbon's RAM model, a constant power set by
+        the memory size, times the duration. Two runs of equal length get the same static energy."""
+        return self.ram_kwh * JOULES_PER_KWH
+
+    @property
+    def dynamic_j(self) -> float:
+        """Joules that follow the work: the CPU (RAPL, or load × TDP) plus the GPU (NVML). Under RAPL the CPU's own
+        idle floor is inside this part too; `greenlab.hygiene.idle_power` measures it."""
+        return (self.cpu_kwh + (0.0 if math.isnan(self.gpu_kwh) else self.gpu_kwh)) * JOULES_PER_KWH
+
+    @property
+    def static_share(self) -> float:
+        """The static part's share of the total energy."""
+        return self.static_j / self.energy_j if self.energy_j > 0 else math.nan
+
+    @property
+    def comparable_part(self) -> str:
+        """Which energy to compare two methods on: "dynamic" where the static part is most of the total (the total
+        is then mostly duration × a constant power, a time ratio in disguise), else "total"."""
+        return "dynamic" if self.static_share > 0.5 else "total"
+
+    @property
     def grid_gco2_per_kwh(self) -> float:
         """Carbon intensity used, in gCO2eq/kWh (as codecarbon applied it)."""
         return self.co2eq_kg * 1000 / self.energy_kwh if self.energy_kwh > 0 else math.nan
@@ -71,13 +99,15 @@ class Measurement:
         """A flat dict: one row of the green ledger."""
         row = asdict(self)
         row["energy_j"] = self.energy_j
+        row["static_j"], row["dynamic_j"] = self.static_j, self.dynamic_j
         row["grid_gco2_per_kwh"] = self.grid_gco2_per_kwh
         return row
 
     def __str__(self) -> str:
         parts = [f"{self.label}: {self.duration_s:.2f} s"]
         if self.available:
-            parts.append(f"{format_energy(self.energy_j)} [{self.method}]")
+            parts.append(f"{format_energy(self.energy_j)} (static {format_energy(self.static_j)}, dynamic "
+                         f"{format_energy(self.dynamic_j)}) [{self.method}]")
             parts.append(f"{format_mass(self.co2eq_kg)} CO2eq ({self.country}, {self.grid_gco2_per_kwh:.0f} g/kWh)")
         else:
             parts.append(f"energy unavailable [{self.method}]")
@@ -151,6 +181,18 @@ def check_country(code: str) -> str:
 def grid_intensity(country: str) -> float:
     """Carbon intensity of a country's electricity in gCO2eq/kWh, from codecarbon's energy-mix data."""
     return _grid_data()[check_country(country)]["carbon_intensity"]
+
+
+GENERATION_SOURCES = {"solar": "solar_TWh", "wind": "wind_TWh", "hydro": "hydroelectricity_TWh",
+                      "nuclear": "nuclear_TWh", "other renewables": "other_renewable_TWh", "gas": "gas_TWh",
+                      "coal": "coal_TWh", "oil": "oil_TWh"}
+
+
+def grid_mix(country: str) -> dict[str, float]:
+    """The share of each source in a country's electricity generation (codecarbon's data: Our World in Data, after
+    Ember and the Energy Institute), the mix behind its carbon intensity."""
+    row = _grid_data()[check_country(country)]
+    return {source: row[column] / row["total_TWh"] for source, column in GENERATION_SOURCES.items()}
 
 
 def _describe_method(tracker) -> str:
@@ -230,4 +272,8 @@ def measure(label: str, *, country: str | None = None, count_flops: bool = False
         warnings.warn(f"'{label}' lasted {m.duration_s * 1000:.0f} ms, below the energy tracker's resolution "
                       f"(~{SHORTEST_RELIABLE_S} s): repeat the work inside one measured block for a reliable figure")
     if record:
-        ledger.record(m.as_row())
+        try:
+            ledger.record(m.as_row())
+        except (OSError, ValueError) as error:  # the measured work is done: keep it, say why it is not recorded
+            warnings.warn(f"'{label}' is measured but not in the green ledger, which could not be written "
+                          f"({error})")

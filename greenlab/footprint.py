@@ -5,9 +5,11 @@
     energy       hours × power × PUE    (PUE: the data centre's overhead for cooling and power delivery)
     CO2eq        energy × grid carbon intensity
 
-`estimate` chains them from a model's size and data, a named accelerator (data/hardware.csv: datasheet peak FLOP/s
-and power), an achieved fraction of the peak (model FLOPs utilization, 30 % by default: large runs report 21–46 %,
-data/utilization.csv), a PUE and a country's grid (codecarbon's data).
+`estimate` chains them from a model's size and data, a named accelerator (data/hardware.csv: datasheet peak FLOP/s,
+memory and power), an achieved fraction of the peak (model FLOPs utilization, 30 % by default: large runs report
+21–46 %, data/utilization.csv), a PUE and a country's grid (codecarbon's data). Two more questions a green engineer
+asks of the same hours: what do they cost to rent (`cloud_cost`, data/cloud_prices.csv), and when in the day should
+they run (`start_hours`, the hourly carbon intensity of a few grids in data/grid_hourly_intensity.csv)?
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from greenlab.settings import DATA_DIR
 
 PUBLISHED_FOOTPRINTS = DATA_DIR / "published_footprints.csv"
 HARDWARE = DATA_DIR / "hardware.csv"
+CLOUD_PRICES = DATA_DIR / "cloud_prices.csv"
+GRID_HOURLY = DATA_DIR / "grid_hourly_intensity.csv"
 DEFAULT_UTILIZATION = 0.30  # model FLOPs utilization: GPT-3 21 %, Gopher 33 %, PaLM 46 % (data/utilization.csv)
 
 
@@ -63,8 +67,15 @@ def published_footprints() -> pd.DataFrame:
 
 
 def hardware_table() -> pd.DataFrame:
-    """Accelerators the calculator knows (data/hardware.csv): peak dense TFLOP/s, precision, TDP, source."""
+    """Accelerators (data/hardware.csv): peak dense TFLOP/s, precision, memory (GB), power (W; empty where the
+    vendor publishes none), source."""
     return pd.read_csv(HARDWARE).set_index("hardware")
+
+
+def priced_hardware() -> list[str]:
+    """The accelerators whose power is published: those `estimate` can turn into energy."""
+    table = hardware_table()
+    return list(table.index[table["tdp_w"].notna()])
 
 
 def hardware_spec(name: str) -> pd.Series:
@@ -106,8 +117,59 @@ def estimate(parameters: float, tokens: float, hardware: str = "A100", country: 
     if utilization > 1:
         raise ValueError(f"utilization is a fraction of the peak, in (0, 1], got {utilization!r}")
     spec = hardware_spec(hardware)
+    if pd.isna(spec.tdp_w):
+        raise ValueError(f"{spec.name} has no published power in data/hardware.csv, so its energy cannot be "
+                         f"estimated; accelerators with one: {', '.join(priced_hardware())}")
     country = check_country(country)
     flops = training_flops(parameters, tokens)
     hours = accelerator_hours(flops, spec.peak_tflops * 1e12 * utilization)
     kwh = energy_kwh(hours, spec.tdp_w, pue)
     return Estimate(flops, hours, kwh, co2eq_kg(kwh, grid_intensity(country)), spec.name, country, pue, utilization)
+
+
+def cloud_prices() -> pd.DataFrame:
+    """On-demand cloud offerings (data/cloud_prices.csv): provider, offering, accelerator, how many, USD per hour of
+    the whole instance, region, the date of the price, source."""
+    return pd.read_csv(CLOUD_PRICES)
+
+
+def cloud_cost(job: Estimate) -> pd.DataFrame:
+    """What the job's accelerator-hours would cost on each shipped offering of its accelerator: the instance's
+    hourly price ÷ its accelerators × the hours (list prices, on-demand; discounts and spot prices are lower)."""
+    offerings = cloud_prices()
+    offerings = offerings[offerings["accelerator"] == job.hardware].copy()
+    if offerings.empty:
+        raise ValueError(f"no shipped cloud price for {job.hardware}; data/cloud_prices.csv has: "
+                         f"{', '.join(sorted(cloud_prices()['accelerator'].unique()))}")
+    offerings["usd_per_accelerator_hour"] = offerings["usd_per_hour"] / offerings["accelerators"]
+    offerings["cost_usd"] = offerings["usd_per_accelerator_hour"] * job.accelerator_hours
+    return offerings[["provider", "offering", "region", "date", "usd_per_accelerator_hour", "cost_usd"]]
+
+
+def cost_line(job: Estimate) -> str:
+    """The estimate's rent in one line: each shipped offering of its accelerator, or why there is none."""
+    try:
+        costs = cloud_cost(job)
+    except ValueError as error:
+        return str(error)
+    return "on demand: " + "; ".join(f"{row.provider} {row.offering} ${row.cost_usd:,.0f}"
+                                     for row in costs.itertuples()) + " (list prices, dated in data/cloud_prices.csv)"
+
+
+def hourly_intensity() -> pd.DataFrame:
+    """The mean carbon intensity (gCO2eq/kWh, direct emissions) of a few grids at each local hour of the day in
+    2023: one column per grid, hours 0–23 as rows (data/grid_hourly_intensity.csv, from Electricity Maps)."""
+    return pd.read_csv(GRID_HOURLY).pivot(index="hour", columns="grid", values="gco2_per_kwh")
+
+
+def start_hours(grid: str, hours: int) -> pd.Series:
+    """The mean carbon intensity a job of `hours` whole hours meets on `grid` for each hour it could start at
+    (0–23, wrapping past midnight): its emissions are proportional to it."""
+    profile = hourly_intensity()
+    if grid not in profile.columns:
+        raise ValueError(f"unknown grid {grid!r}; data/grid_hourly_intensity.csv has: {', '.join(profile.columns)}")
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24:
+        raise ValueError(f"hours must be a whole number of hours from 1 to 24, got {hours!r}")
+    day = profile[grid].tolist()
+    return pd.Series({start: sum(day[(start + h) % 24] for h in range(hours)) / hours for start in range(24)},
+                     name=f"{grid}, {hours} h job")

@@ -5,9 +5,10 @@
     print(spread(runs))                          # mean, standard deviation, coefficient of variation (J)
     net_joules(runs[0], idle)                    # energy of the work alone: minus idle power × its duration
 
-An energy tracker reports everything drawn while a block runs, including the idle floor (RAM refresh, the CPU's
-static power) that the work did not cause. Single runs are noisy: report a mean with its spread. And measuring
-is itself work: `tracker_overhead` times the same workload bare and inside `measure`.
+An energy tracker reports everything drawn while a block runs, including an idle floor that the work did not
+cause: with hardware counters (RAPL), the static power of the CPU package and memory; under codecarbon's estimate,
+its RAM model's constant watts, which `Measurement.static_j` also reports. Single runs are noisy: report a mean
+with its spread. And measuring is itself work: `tracker_overhead` times the same workload bare and inside `measure`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from greenlab.energy import Measurement, measure
 
 
 def idle_power(seconds: float = 2.0) -> float:
-    """Average watts while this process sleeps for `seconds` (the floor every measurement includes)."""
+    """Average watts while this process sleeps for about `seconds` (the floor every measurement includes).
+
+    The sleep lasts half a second more than asked: codecarbon samples every second, and a block that ends on a
+    sample can have its last second counted twice (its sampler and `stop()` both read it), which a sleep of a whole
+    number of seconds always does."""
     if not seconds > 0:
         raise ValueError(f"seconds must be > 0, got {seconds!r}")
-    with measure(f"idle baseline, {seconds:g} s") as m:
-        time.sleep(seconds)
+    with measure(f"idle baseline, {seconds + 0.5:g} s") as m:
+        time.sleep(seconds + 0.5)
     return m.energy_j / m.duration_s
 
 

@@ -153,12 +153,15 @@ def course_footprint() -> str:
     runs = runs[runs["label"].astype(str).str.startswith("notebook: ")].drop_duplicates("label", keep="last")
     if runs.empty:
         return "The test run (`make test`) has not measured the notebooks on this machine yet."
-    shown = runs[["label", "duration_s", "energy_j", "co2eq_kg", "method"]].copy()
+    runs = ledger.with_energy_parts(runs)
+    shown = runs[["label", "duration_s", "energy_j", "static_j", "dynamic_j", "co2eq_kg", "method"]].copy()
     shown["co2eq_kg"] *= 1000
-    shown.columns = ["notebook", "time (s)", "energy (J)", "CO2eq (g)", "how energy was obtained"]
+    shown.columns = ["notebook", "time (s)", "energy (J)", "static (J)", "dynamic (J)", "CO2eq (g)",
+                     "how energy was obtained"]
     return (f"Running every notebook and lab once, as measured by the last test run: "
-            f"{runs['energy_j'].sum() / 1000:.1f} kJ, {runs['co2eq_kg'].sum() * 1000:.2f} g CO2eq.\n\n"
-            + shown.to_markdown(index=False, floatfmt=".3g"))
+            f"{runs['energy_j'].sum() / 1000:.1f} kJ (static {runs['static_j'].sum() / 1000:.1f} kJ: the RAM model, "
+            f"charged for time; dynamic {runs['dynamic_j'].sum() / 1000:.1f} kJ: CPU and GPU, which follow the work), "
+            f"{runs['co2eq_kg'].sum() * 1000:.2f} g CO2eq.\n\n" + shown.to_markdown(index=False, floatfmt=".3g"))
 
 
 def run(folder: str | Path = "greenlab-report", scale: Scale = FULL, progress: bool = True) -> Path:

@@ -35,8 +35,14 @@ _PROBE_HOST = ("huggingface.co", 443)
 
 def cache_dir() -> Path:
     """The folder for trained models and the green ledger (created when missing)."""
-    path = Path(os.environ.get("GREENLAB_CACHE", Path.home() / ".cache" / "greenlab")).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    setting = os.environ.get("GREENLAB_CACHE")
+    if setting is not None and not setting.strip():
+        raise ValueError("GREENLAB_CACHE is set but empty: unset it to use ~/.cache/greenlab, or name a folder")
+    path = Path(setting or Path.home() / ".cache" / "greenlab").expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"the cache folder {path} (GREENLAB_CACHE) cannot be created: {error}") from error
     return path
 
 

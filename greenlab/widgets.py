@@ -85,15 +85,15 @@ def pattern_explorer(length: int = 64):
 
 
 def footprint_calculator(parameters: float = 7e9, tokens: float = 2e12):
-    """Model size, training tokens, accelerator, country and PUE in; FLOPs, hours, energy and CO2eq out
-    (`greenlab.footprint.estimate`)."""
+    """Model size, training tokens, accelerator, country and PUE in; FLOPs, hours, energy, CO2eq and the cloud
+    rent out (`greenlab.footprint.estimate` and `cost_line`)."""
     widgets = require("ipywidgets", extra="lab")
     from greenlab import footprint
 
     controls = {
         "parameters": widgets.FloatLogSlider(parameters, base=10, min=6, max=12, description="parameters"),
         "tokens": widgets.FloatLogSlider(tokens, base=10, min=8, max=14, description="tokens"),
-        "hardware": widgets.Dropdown(options=list(footprint.hardware_table().index), value="A100",
+        "hardware": widgets.Dropdown(options=footprint.priced_hardware(), value="A100",
                                      description="hardware"),
         "country": widgets.Dropdown(options=["SWE", "FRA", "CAN", "BRA", "GBR", "USA", "DEU", "CHN", "IND", "AUS"],
                                     value="USA", description="country"),
@@ -104,7 +104,8 @@ def footprint_calculator(parameters: float = 7e9, tokens: float = 2e12):
     shown = widgets.HTML()
 
     def update(*_) -> None:
-        shown.value = f"<pre>{footprint.estimate(**{k: c.value for k, c in controls.items()})}</pre>"
+        estimate = footprint.estimate(**{k: c.value for k, c in controls.items()})
+        shown.value = f"<pre>{estimate}\n{footprint.cost_line(estimate)}</pre>"
 
     for control in controls.values():
         control.observe(update, names="value")

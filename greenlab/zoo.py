@@ -5,8 +5,10 @@
 
 A recipe fixes everything: corpus, tokenizer, architecture, training schedule and seed, so the same recipe gives
 the same model on the same machine. Each has a "cpu" version sized for 2 cores and a bigger "gpu" version;
-GREENLAB_PROFILE chooses. The cache holds, per recipe, `model.safetensors`, `tokenizer.json`, `recipe.json`
-(with a fingerprint: a changed recipe is retrained) and `history.json` (losses, validation, measured cost).
+GREENLAB_PROFILE chooses. The cache holds, per recipe, `model.safetensors`, `tokenizer.json`, `history.json`
+(losses, validation, measured cost) and, written last, `recipe.json`: the recipe's fingerprint (a changed recipe is
+retrained) and the SHA-256 of the other three files, checked before they are used (a damaged file is retrained,
+and the warning names it), and the weights must be finite.
 """
 
 from __future__ import annotations
@@ -92,8 +94,15 @@ class Pretrained:
     trained_now: bool
 
 
+CACHED_FILES = ("model.safetensors", "tokenizer.json", "history.json")
+
+
 def folder_of(name: str) -> Path:
     return cache_dir() / "zoo" / f"{name}-{profile()}"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _train(r: Recipe, folder: Path, progress: bool) -> Pretrained:
@@ -112,7 +121,9 @@ def _train(r: Recipe, folder: Path, progress: bool) -> Pretrained:
     save_checkpoint(model.cpu(), folder / "model.safetensors", r.model.to_dict())
     tokenizer.save(folder / "tokenizer.json")
     (folder / "history.json").write_text(json.dumps(history))
-    (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "recipe": asdict(r)}, indent=1))
+    checksums = {name: _sha256(folder / name) for name in CACHED_FILES}
+    (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "sha256": checksums,
+                                                    "recipe": asdict(r)}, indent=1))
     return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
 
 
@@ -121,11 +132,20 @@ def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
     if not (folder / "recipe.json").exists():
         return None
     try:
-        if json.loads((folder / "recipe.json").read_text())["fingerprint"] != r.fingerprint():
+        stored = json.loads((folder / "recipe.json").read_text())
+        if stored["fingerprint"] != r.fingerprint():
             warnings.warn(f"the cached {r.name!r} in {folder} was made by another recipe: training it again")
             return None
+        for name, digest in stored.get("sha256", {}).items():  # caches written before checksums have none
+            if not (folder / name).is_file() or _sha256(folder / name) != digest:
+                warnings.warn(f"{folder / name} is missing or differs from the file cached with {r.name!r} "
+                              f"(damaged?): training {r.name!r} again")
+                return None
         model = GPT(r.model)
         load_checkpoint(model, folder / "model.safetensors")
+        if not all(torch.isfinite(parameter).all() for parameter in model.parameters()):
+            warnings.warn(f"{folder / 'model.safetensors'} holds NaN or infinite weights: training {r.name!r} again")
+            return None
         tokenizer = BPETokenizer.load(folder / "tokenizer.json")
         history = json.loads((folder / "history.json").read_text())
     except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:

@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -49,6 +50,21 @@ def test_assign_a_folder_and_refuse_bad_sources(tmp_path):
         assign(empty, tmp_path / "out")
     with pytest.raises(ValueError, match="holds the teacher's labs"):
         assign(ROOT / "labs", ROOT / "labs")
+
+
+def test_a_notebook_without_solutions_is_refused_before_anything_is_written(tmp_path):
+    notebook = ROOT / "notebooks" / "00_green_ai_intro.ipynb"  # a notebook, not a lab: nothing to strip
+    with pytest.raises(SolutionMarkerError, match="00_green_ai_intro.ipynb has no '### BEGIN SOLUTION' block.*"
+                                                  "Nothing was written"):
+        assign(notebook, tmp_path / "student")
+    assert not (tmp_path / "student").exists()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    shutil.copy(ROOT / "labs" / "lab00_green_ai.ipynb", mixed / "a_lab.ipynb")
+    shutil.copy(notebook, mixed / "b_notebook.ipynb")
+    with pytest.raises(SolutionMarkerError, match="b_notebook.ipynb has no"):
+        assign(mixed, tmp_path / "student")
+    assert not (tmp_path / "student").exists()  # not even the lab that came first
 
 
 def _outputs(cell) -> str:

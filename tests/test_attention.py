@@ -2,7 +2,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from greenlab.attention import (attention_flops, block_sparse, causal, check_mask, density, dilated,
+from greenlab.attention import (attention_flops, block_sparse, causal, check_mask, default_block, density, dilated,
                                 flex_sliding_window, global_tokens, masked_dense_attention, random_blocks,
                                 sliding_window, sliding_window_attention, strided)
 from greenlab.model import GPT, GPTConfig
@@ -210,3 +210,16 @@ def test_sparse_kernels_without_a_window_are_dense_causal_also_with_a_cache(atte
     other.load_state_dict(dense.state_dict())
     prompt = torch.randint(0, 50, (1, 5))
     assert torch.equal(other.generate(prompt, 12, temperature=0), dense.generate(prompt, 12, temperature=0))
+
+
+def test_strided_pairs_are_about_one_and_a_half_n_root_n():
+    for length in (1024, 4096):
+        stride = round(length ** 0.5)
+        pairs = int(strided(length, stride).sum())
+        assert 1.4 < pairs / (length * stride) < 1.55, (length, pairs)
+
+
+def test_default_block_is_the_window_between_16_and_128():
+    assert [default_block(w) for w in (1, 32, 256)] == [16, 32, 128]
+    with pytest.raises(ValueError, match="window"):
+        default_block(0)

@@ -185,6 +185,12 @@ def test_lab05_checks(cache):
     assert by_region.passed
     assert not lab05.check_footprint_by_region(
         lambda n, d, hw, cs: [footprint.estimate(n, d, hw, c).co2eq_kg for c in cs]).passed
+    def greenest(grid, hours):
+        return int(footprint.start_hours(grid, hours).idxmin())
+
+    assert lab05.check_greenest_start(greenest).passed
+    noon = lab05.check_greenest_start(lambda grid, hours: 12)
+    assert not noon.passed and "Hint" in noon.message
     wrong_vocab = lab05.check_greener(lambda: (GPTConfig(vocab_size=4096), lab05.BASELINE_TRAINING))
     assert not wrong_vocab.passed and "vocab_size=256" in wrong_vocab.message
     solution = lab05.check_greener(lambda: (

@@ -32,11 +32,17 @@ def test_badge_points_at_the_configured_repository():
     assert f"https://github.com/{REPOSITORY}" in conventions.SETUP_CELL
 
 
-def test_fix_restores_a_drifted_header(tmp_path, monkeypatch):
+@pytest.fixture
+def copy(tmp_path, monkeypatch):
+    """The first notebook, copied into a repository root of its own."""
     monkeypatch.setattr(conventions, "ROOT", tmp_path)
     (tmp_path / "notebooks").mkdir()
-    copy = tmp_path / "notebooks" / NOTEBOOKS[0].name
-    shutil.copy(NOTEBOOKS[0], copy)
+    path = tmp_path / "notebooks" / NOTEBOOKS[0].name
+    shutil.copy(NOTEBOOKS[0], path)
+    return path
+
+
+def test_fix_restores_a_drifted_header(copy):
     nb = nbformat.read(copy, as_version=4)
     nb.cells[0].source = nb.cells[0].source.replace(REPOSITORY, "someone/else")
     next(c for c in nb.cells if c.cell_type == "code").source = "import greenlab"
@@ -45,3 +51,33 @@ def test_fix_restores_a_drifted_header(tmp_path, monkeypatch):
     assert conventions.fix(copy) is True
     assert conventions.problems(copy) == []
     assert conventions.fix(copy) is False
+
+
+@pytest.mark.parametrize("text", [
+    "At 4,096 tokens a window keeps one pair in eight: 8× fewer FLOPs.",
+    "Removing stop words saves 45 % of the tokens.",
+    "The window is 4x faster than the dense kernel.",
+    "Accelerators spend 50 times less energy per FLOP.",
+])
+def test_a_figure_without_its_source_is_found(text):
+    assert conventions.unsourced_figures(f"Intro.\n\n{text}\n\nOutro without numbers.") == [text]
+
+
+@pytest.mark.parametrize("text", [
+    "DistilBERT kept 97 % of BERT's score (Sanh et al., 2019).",
+    "The PUE: 1.10 for Google's fleet (`data/pue.csv`) against 15 times more elsewhere, printed above.",
+    "The kernel is 3.9x faster (printed above).",
+    "Reach the same loss with at least 30 % less energy.",
+    "We compute the same 2,000 × 2,000 matrix, 60 times, as a 4×4 example; bits = loss / ln 2 × tokens.",
+])
+def test_sourced_figures_requirements_and_shapes_pass(text):
+    assert conventions.unsourced_figures(text) == []
+
+
+def test_an_unsourced_figure_is_a_convention_problem(copy):
+    nb = nbformat.read(copy, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("Green training is 10× cheaper."))
+    nbformat.write(nb, copy)
+    assert [p for p in conventions.problems(copy) if "without its source" in p] == [
+        "a figure without its source (a reference, data/..., or the cell that prints it): "
+        "'Green training is 10× cheaper.'"]

@@ -1,4 +1,5 @@
 import math
+import time
 
 import pytest
 import torch
@@ -83,3 +84,56 @@ def test_scope_is_process_or_machine(cache):
     with pytest.raises(ValueError, match="scope must be 'process' or 'machine'"):
         with energy.measure("bad", scope="everything"):
             pass
+
+
+def test_static_and_dynamic_parts_add_up_to_the_total():
+    m = energy.Measurement("split", "USA", duration_s=10.0, energy_kwh=30 / 3.6e6, cpu_kwh=8 / 3.6e6,
+                           ram_kwh=20 / 3.6e6, gpu_kwh=2 / 3.6e6, co2eq_kg=1e-6, available=True)
+    assert math.isclose(m.static_j, 20) and math.isclose(m.dynamic_j, 10)
+    assert math.isclose(m.static_share, 2 / 3) and m.comparable_part == "dynamic"
+    assert "static 20 J, dynamic 10 J" in str(m)
+    row = m.as_row()
+    assert math.isclose(row["static_j"], 20) and math.isclose(row["dynamic_j"], 10)
+    mostly_work = energy.Measurement("work", "USA", energy_kwh=30 / 3.6e6, cpu_kwh=25 / 3.6e6, ram_kwh=5 / 3.6e6,
+                                     gpu_kwh=math.nan)
+    assert math.isclose(mostly_work.dynamic_j, 25) and mostly_work.comparable_part == "total"
+
+
+def test_a_measured_block_reports_both_parts(cache):
+    with energy.measure("both parts") as m:  # longer than the tracker's resolution (0.1 s)
+        a, start = torch.randn(256, 256), time.perf_counter()
+        while time.perf_counter() - start < 0.3:
+            a @ a
+    assert m.static_j > 0 and m.dynamic_j > 0
+    assert math.isclose(m.static_j + m.dynamic_j, m.energy_j, rel_tol=1e-6)
+    shown = ledger.table().iloc[-1]
+    assert math.isclose(shown["static (J)"], m.static_j, rel_tol=1e-6)
+    assert math.isclose(shown["dynamic (J)"], m.dynamic_j, rel_tol=1e-6)
+
+
+def test_grid_mix_shares_add_up_and_explain_the_intensity():
+    for country in ("FRA", "DEU", "IND"):
+        assert sum(energy.grid_mix(country).values()) == pytest.approx(1, abs=0.01)
+    france, india = energy.grid_mix("fra"), energy.grid_mix("IND")
+    assert france["nuclear"] > 0.5 and india["coal"] > 0.5
+    assert energy.grid_intensity("FRA") < energy.grid_intensity("IND")
+    with pytest.raises(ValueError, match="unknown country code 'XX'"):
+        energy.grid_mix("xx")
+
+
+def test_an_unwritable_ledger_keeps_the_measurement(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GREENLAB_CACHE", str(blocker))
+    with pytest.warns(UserWarning, match=r"'kept' is measured but not in the green ledger.*a file"):
+        with energy.measure("kept") as m:
+            result = sum(range(1000))
+    assert result == 499500 and m.available and m.duration_s >= 0
+
+
+def test_an_empty_cache_setting_is_a_clear_error(monkeypatch):
+    from greenlab import settings
+
+    monkeypatch.setenv("GREENLAB_CACHE", " ")
+    with pytest.raises(ValueError, match="GREENLAB_CACHE is set but empty"):
+        settings.cache_dir()

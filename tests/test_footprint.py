@@ -70,3 +70,36 @@ def test_estimate_bad_inputs_list_the_choices(kwargs, message):
 def test_hardware_has_sources():
     table = footprint.hardware_table()
     assert table["source"].str.len().min() > 20 and (table["peak_tflops"] > 0).all()
+
+
+def test_hardware_without_published_power_is_listed_but_not_estimated():
+    table = footprint.hardware_table()
+    assert {"TPU v4", "TPU v5e"} <= set(table.index) and (table["memory_gb"] > 0).all()
+    assert "TPU v4" in footprint.priced_hardware() and "TPU v5e" not in footprint.priced_hardware()
+    with pytest.raises(ValueError, match="TPU v5e has no published power.*A100"):
+        footprint.estimate(1e9, 1e10, "TPU v5e")
+
+
+def test_cloud_cost_is_price_per_accelerator_hour_times_hours():
+    e = footprint.estimate(7e9, 2e12, "H100", "USA", pue=1.1)
+    costs = footprint.cloud_cost(e).set_index("offering")
+    assert costs.loc["p5.48xlarge", "usd_per_accelerator_hour"] == pytest.approx(55.04 / 8)
+    assert costs.loc["p5.48xlarge", "cost_usd"] == pytest.approx(55.04 / 8 * e.accelerator_hours)
+    assert (footprint.cloud_prices()["source"].str.len() > 40).all()
+    with pytest.raises(ValueError, match="no shipped cloud price for V100; .*A100, H100, L4"):
+        footprint.cloud_cost(footprint.estimate(7e9, 2e12, "V100"))
+
+
+def test_start_hours_average_the_hours_a_job_covers():
+    profile = footprint.hourly_intensity()
+    assert list(profile.index) == list(range(24)) and len(profile.columns) == 4
+    one_hour = footprint.start_hours("France", 1)
+    assert one_hour.tolist() == pytest.approx(profile["France"].tolist())
+    three = footprint.start_hours("Germany", 3)
+    assert three[23] == pytest.approx((profile["Germany"][23] + profile["Germany"][0] + profile["Germany"][1]) / 3)
+    whole_day = footprint.start_hours("Germany", 24)  # a whole day meets the daily mean at any start
+    assert whole_day.max() - whole_day.min() < 1e-9
+    with pytest.raises(ValueError, match="unknown grid 'Mars'.*France"):
+        footprint.start_hours("Mars", 2)
+    with pytest.raises(ValueError, match="hours must be a whole number of hours from 1 to 24, got 30"):
+        footprint.start_hours("France", 30)

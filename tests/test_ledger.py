@@ -4,8 +4,8 @@ from greenlab import ledger
 
 
 def _row(label, **extra):
-    return {"label": label, "duration_s": 1.5, "energy_j": 10.0, "energy_kwh": 10 / 3.6e6, "co2eq_kg": 1e-6,
-            "flops": 2e9, "method": "CPU: estimated", "available": True, **extra}
+    return {"label": label, "duration_s": 1.5, "energy_j": 10.0, "energy_kwh": 10 / 3.6e6, "cpu_kwh": 4 / 3.6e6,
+            "ram_kwh": 6 / 3.6e6, "gpu_kwh": 0.0, "co2eq_kg": 1e-6, "flops": 2e9, "method": "CPU: estimated", "available": True, **extra}
 
 
 def test_record_and_table(cache):
@@ -15,6 +15,7 @@ def test_record_and_table(cache):
     assert table["run"].tolist() == ["first", "second"]
     assert table["GFLOP"].tolist() == [2.0, 2.0]
     assert table.loc[0, "CO2eq (g)"] == pytest.approx(1e-3)
+    assert table.loc[0, "static (J)"] == pytest.approx(6) and table.loc[0, "dynamic (J)"] == pytest.approx(4)
     assert ledger.table(last=1)["run"].tolist() == ["second"]
 
 
@@ -63,4 +64,41 @@ def test_models_keep_the_latest_inference_row_of_each_model(cache):
     models = ledger.models()
     assert models["model"].tolist() == ["b", "a"]
     assert models["joules_per_1k_tokens"].tolist() == [20.0, 4.0]
+    assert models["dynamic_joules_per_1k_tokens"].tolist() == pytest.approx([4.0, 4.0])  # 4 J of CPU, 1000 tokens
     assert models["bits_per_char"].tolist() == [1.5, 1.9]
+
+
+def _record_many(cache_folder: str, label: str, count: int, start) -> None:
+    import os
+
+    os.environ["GREENLAB_CACHE"] = cache_folder
+    start.wait()  # every writer is imported and ready: they race for the first row
+    for i in range(count):
+        ledger.record(_row(f"{label} {i}"))
+
+
+def test_writers_at_once_write_one_header(cache):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(3)
+    writers = [context.Process(target=_record_many, args=(str(cache), name, 20, start)) for name in ("a", "b", "c")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=60)
+    lines = ledger.ledger_path().read_text().splitlines()
+    assert lines.count(",".join(ledger.COLUMNS)) == 1 and len(lines) == 1 + 3 * 20
+    assert len(ledger.table()) == 60
+
+
+def test_a_ledger_with_a_repeated_header_stays_readable(cache):
+    ledger.record(_row("first"))
+    text = ledger.ledger_path().read_text()
+    ledger.ledger_path().write_text(text + text)  # two ledgers joined: the header appears twice
+    with pytest.warns(UserWarning, match="repeats its header on 1 line"):
+        table = ledger.table()
+    assert table["run"].tolist() == ["first", "first"] and table["time (s)"].tolist() == [1.5, 1.5]
+    ledger.record(_row("second"))
+    with pytest.warns(UserWarning, match="repeats its header"):
+        assert ledger.table()["run"].tolist() == ["first", "first", "second"]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from greenlab import zoo
-
+from greenlab.train import save_checkpoint
 
 
 def test_trains_once_then_loads_from_the_cache(tiny):
@@ -37,7 +37,7 @@ def test_a_changed_recipe_is_retrained(tiny, monkeypatch):
 def test_a_corrupt_cache_is_retrained_with_a_warning(tiny):
     zoo.load(tiny, progress=False)
     (zoo.folder_of(tiny) / "model.safetensors").write_bytes(b"garbage")
-    with pytest.warns(UserWarning, match="unreadable"):
+    with pytest.warns(UserWarning, match="model.safetensors is missing or differs"):
         assert zoo.load(tiny, progress=False).trained_now
 
 
@@ -49,3 +49,29 @@ def test_unknown_model_lists_the_zoo():
 def test_profiles_choose_the_recipe(monkeypatch):
     monkeypatch.setenv("GREENLAB_PROFILE", "gpu")
     assert zoo.recipe("reference").model.n_embd > zoo.RECIPES["reference"]["cpu"].model.n_embd
+
+
+@pytest.mark.parametrize("damaged", ["model.safetensors", "history.json", "tokenizer.json"])
+def test_a_damaged_cached_file_is_named_and_retrained(tiny, damaged):
+    zoo.load(tiny, progress=False)
+    path = zoo.folder_of(tiny) / damaged
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = b"\xff" * 64  # the weights stay loadable, as NaNs
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=f"{damaged} is missing or differs.*training"):
+        again = zoo.load(tiny, progress=False)
+    assert again.trained_now and all(torch.isfinite(p).all() for p in again.model.parameters())
+    assert not zoo.load(tiny, progress=False).trained_now  # the retrained cache is whole again
+
+
+def test_non_finite_weights_in_a_cache_without_checksums_are_retrained(tiny):
+    pretrained = zoo.load(tiny, progress=False)
+    folder = zoo.folder_of(tiny)
+    stored = json.loads((folder / "recipe.json").read_text())
+    del stored["sha256"]  # a cache written before checksums
+    (folder / "recipe.json").write_text(json.dumps(stored))
+    with torch.no_grad():
+        pretrained.model.wte.weight[0, 0] = float("nan")
+    save_checkpoint(pretrained.model, folder / "model.safetensors", pretrained.recipe.model.to_dict())
+    with pytest.warns(UserWarning, match="NaN or infinite weights"):
+        assert zoo.load(tiny, progress=False).trained_now

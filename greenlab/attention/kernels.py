@@ -52,16 +52,22 @@ def _block_mask(n_blocks: int, block: int, keys: int, n_before: int, window: int
     return torch.cat([far.expand(n_blocks, block, n_global), local], dim=-1)
 
 
+def default_block(window: int) -> int:
+    """The blocked kernel's query block for a window: the window itself, between 16 and 128 tokens (fewer wasted
+    scores against bigger, faster matrix products). Each query then scores about window + block keys."""
+    _positive("window", window)
+    return min(128, max(16, window))
+
+
 def sliding_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int, n_global: int = 0,
                              block: int | None = None) -> torch.Tensor:
     """Blocked sliding-window attention: O(length · (window + block)) work and memory instead of O(length²).
-    Queries go in blocks of `block` tokens (by default the window, between 16 and 128: fewer wasted scores
-    against bigger, faster matrix products)."""
+    Queries go in blocks of `block` tokens (by default `default_block(window)`)."""
     _check_qkv(q, k, v)
     _positive("window", window)
     if isinstance(n_global, bool) or not isinstance(n_global, int) or n_global < 0:
         raise ValueError(f"n_global must be a non-negative integer, got {n_global!r}")
-    block = min(128, max(16, window)) if block is None else block
+    block = default_block(window) if block is None else block
     _positive("block", block)
     length = q.shape[-2]
     if length != k.shape[-2]:  # generation with cached keys: few queries, so the dense mask is cheap

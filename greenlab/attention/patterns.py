@@ -59,7 +59,8 @@ def dilated(length: int, window: int, dilation: int) -> torch.Tensor:
 
 def strided(length: int, stride: int) -> torch.Tensor:
     """Sparse Transformer (Child et al., 2019): the last `stride` keys, and every `stride`-th key further back.
-    With stride ≈ √n each query sees about 2√n keys: O(n√n) in all."""
+    With stride ≈ √n a query sees √n near keys and up to √n far ones: at most about 2√n, 1.5√n on average over
+    the sequence, so about 1.5·n√n pairs in all: O(n√n)."""
     _positive("stride", stride)
     distance = _distances(length, length)
     return (distance >= 0) & ((distance < stride) | (distance % stride == 0))

@@ -1,4 +1,5 @@
-"""Checks for lab 05, energy: a training run made greener at the same quality, and footprints by region."""
+"""Checks for lab 05, energy: a training run made greener at the same quality, footprints by region, and the
+greenest hour of the day to start a job."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def check_greener(configuration: Callable[[], tuple[GPTConfig, TrainConfig]]) ->
 
 def check_footprint_by_region(fn: Callable) -> CheckResult:
     countries = ["SWE", "FRA", "USA", "DEU", "CHN", "IND", "BRA", "GBR"]
-    hardware = list(footprint.hardware_table().index)
+    hardware = footprint.priced_hardware()
 
     def inputs(g: torch.Generator) -> tuple:
         picked = [countries[i] for i in torch.randperm(len(countries), generator=g)[:3].tolist()]
@@ -77,3 +78,17 @@ def check_footprint_by_region(fn: Callable) -> CheckResult:
         return [footprint.estimate(parameters, tokens, accelerator, c, pue=1.1).co2eq_kg / 1000 for c in regions]
     return check_function(fn, reference, inputs, exercise="footprint_by_region", rtol=1e-6, hint=(
         "for each country: footprint.estimate(parameters, tokens, hardware, country, pue=1.1).co2eq_kg / 1000"))
+
+
+def check_greenest_start(fn: Callable) -> CheckResult:
+    """The start hour (0–23) whose `hours`-long window has the lowest mean carbon intensity on a grid."""
+    grids = list(footprint.hourly_intensity().columns)
+
+    def inputs(g: torch.Generator) -> tuple:
+        return grids[int(torch.randint(0, len(grids), (), generator=g))], int(torch.randint(1, 13, (), generator=g))
+
+    def reference(grid, hours):
+        return int(footprint.start_hours(grid, hours).idxmin())
+    return check_function(fn, reference, inputs, exercise="greenest_start", trials=8, hint=(
+        "for each start hour s, average footprint.hourly_intensity()[grid] over hours s, s+1, …, s+hours-1 "
+        "(modulo 24), and return the s with the lowest average"))
