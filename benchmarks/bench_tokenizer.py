@@ -1,7 +1,10 @@
 """greenlab's BPE against Hugging Face `tokenizers`, on the default corpus, in one run.
 
 Trains both (same text, same vocabulary size, same special token), encodes the whole corpus with both,
-interleaved over several rounds, and prints median times, the ratios, and how often the two agree.
+interleaved over several rounds, and prints median times, the ratios, and how often the two agree. Then one
+long chunk (one run of text without spaces, as minified code or a long number gives) of growing length, made
+of the same 25,000 bytes repeated: the heap-based encoder costs n log n, so its time per byte grows slowly (the
+log n), where the plain merge loop's grows with n (8x over these lengths).
 Machines are noisy: read the ratios, not the seconds.
 
     python benchmarks/bench_tokenizer.py [--vocab-size 4096] [--rounds 3]
@@ -15,6 +18,7 @@ import time
 
 from greenlab.data import load_corpus
 from greenlab.tokenizer import BPETokenizer
+from greenlab.tokenizer.bpe import encode_bytes
 from greenlab.tokenizer.huggingface import token_agreement, train_hf_bpe
 
 
@@ -54,6 +58,17 @@ def main() -> None:
     same, total = token_agreement(fresh, our_ids, library, hf_ids), max(len(our_ids), len(hf_ids))
     print(f"agreement: {same:,} of {total:,} tokens identical ({same / total:.2%}); "
           f"identical sequences: {same == len(our_ids) == len(hf_ids)}")
+    print("one long chunk (median of the rounds):")
+    per_char, sample = {}, corpus.train_text.replace(" ", "")[:25_000]
+    for length in (25_000, 50_000, 100_000, 200_000):
+        chunk = (sample * (length // len(sample)))[:length].encode()
+        seconds = statistics.median(timed(lambda: encode_bytes(chunk, ours.merge_table, ours.ranks))[1]
+                                    for _ in range(args.rounds))
+        per_char[length] = seconds / length
+        print(f"  {length:>8,} bytes  {seconds:>7.3f} s  {per_char[length] * 1e6:>6.2f} µs per byte")
+    growth = per_char[200_000] / per_char[25_000]
+    verdict = "n log n" if growth < 2 else "growing faster than n log n"
+    print(f"  time per byte at 200,000 / at 25,000: {growth:.2f}x ({verdict})")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,11 @@ from greenlab.settings import ROOT, require
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from greenlab.machine import doctor
+    from greenlab.machine import doctor, report
 
-    doctor()
-    return 0
+    facts = report()
+    doctor(facts)
+    return 1 if any(value.startswith("ERROR: ") for value in facts.values()) else 0  # a bad setting fails it
 
 
 def _assign(args: argparse.Namespace) -> int:
@@ -29,10 +30,16 @@ def _grade(args: argparse.Namespace) -> int:
     require("nbclient", extra="lab")
     from greenlab.grade import grade, summary
 
-    grades = grade(args.submissions, args.out, labs_dir=args.labs, only_lab=args.lab, feedback_dir=args.feedback,
-                   timeout_s=args.timeout, cell_timeout_s=args.cell_timeout)
+    feedback = args.feedback or Path(args.out).with_name("feedback")
+    try:
+        grades = grade(args.submissions, args.out, labs_dir=args.labs, only_lab=args.lab, feedback_dir=args.feedback,
+                       timeout_s=args.timeout, cell_timeout_s=args.cell_timeout)
+    except KeyboardInterrupt:  # the teacher's Ctrl-C: not the learner's failure, and not a finished grading
+        print(f"greenlab grade: interrupted; the submission being run was not graded, and the grades before it "
+              f"are in {args.out} and {feedback}", file=sys.stderr)
+        return 130
     print(summary(grades))
-    print(f"wrote {args.out} and the feedback files in {args.feedback or Path(args.out).with_name('feedback')}")
+    print(f"wrote {args.out} and the feedback files in {feedback}")
     return 0
 
 
@@ -57,6 +64,17 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    """An option's number of seconds: finite and above zero, else argparse's clear error naming the value."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above zero")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="greenlab", description="GreenLab course tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--labs", default=str(ROOT / "labs"), help="folder of the teacher's labs")
     grade.add_argument("--lab", help="grade only this lab (e.g. lab00_green_ai); other labs are reported")
     grade.add_argument("--feedback", help="folder for the per-learner feedback (default: next to --out)")
-    grade.add_argument("--timeout", type=float, default=600, help="seconds for a whole notebook")
-    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds before a cell is interrupted")
+    grade.add_argument("--timeout", type=_seconds, default=600, help="seconds for a whole notebook")
+    grade.add_argument("--cell-timeout", type=_seconds, default=120, help="seconds before a cell is interrupted")
     grade.set_defaults(run=_grade)
     conventions = commands.add_parser("conventions", help="check every notebook's badge and setup cell")
     conventions.add_argument("--fix", action="store_true", help="rewrite badges and setup cells from settings")

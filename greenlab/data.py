@@ -130,6 +130,9 @@ def _wikitext2_corpus(local_path: Path | None) -> Corpus:
     else:
         splits = datasets.load_dataset("Salesforce/wikitext", "wikitext-2-raw-v1")
         source = "WikiText-2 (raw), Salesforce/wikitext on the Hugging Face Hub, CC BY-SA 3.0"
+    if not isinstance(splits, datasets.DatasetDict):
+        raise ValueError(f"the WikiText-2 copy at {local_path} is a single {type(splits).__name__}, not a DatasetDict "
+                         f"with 'train' and 'validation' splits: save the whole load_dataset(...) result")
     missing = {"train", "validation"} - set(splits)
     if missing:
         raise ValueError(f"the WikiText-2 copy at {local_path} lacks the split(s) {sorted(missing)}")

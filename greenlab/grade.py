@@ -10,17 +10,25 @@ For each submitted notebook, the grader
     2. drops every check cell the learner's copy has (edited or not) and appends the teacher's original check
        cells, so a check cannot be passed by editing it,
     3. runs it top to bottom in a fresh kernel (nbclient), interrupting any cell that exceeds its time, within a
-       time budget for the whole notebook,
-    4. reads each check's machine-readable result (`application/vnd.greenlab.check+json`).
-A notebook that crashes, loops or is not a notebook scores zero for what did not run; the others go on.
+       time budget for the whole notebook: at the budget no further cell starts, and a kernel that ignores the
+       interrupt (a loop that catches KeyboardInterrupt) is killed with its whole process group,
+    4. reads each check's machine-readable result (`application/vnd.greenlab.check+json`),
+    5. writes the grades table and the learner's feedback at once (atomically), before the next submission.
+A notebook that crashes, loops or is not a notebook scores zero for what did not run; the others go on. A
+submission that kills the grader itself loses nothing already graded. The teacher's Ctrl-C stops the grading: the
+submission being run is not graded (it gets no row), and the rows written so far stay.
 Grading runs the learners' code: run it in an account or container that holds nothing else (docs/teaching.md).
 """
 
 from __future__ import annotations
 
 import csv
+import math
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +37,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from tqdm.auto import tqdm
+from traitlets.config import Config
 
 from greenlab.checks import CHECK_MARKER, CHECK_MIME
 from greenlab.settings import ROOT
@@ -69,12 +78,17 @@ def lab_exercises(lab: Path) -> list[Exercise]:
     return found
 
 
-def lab_name(notebook: nbformat.NotebookNode, path: Path, labs: dict[str, Path]) -> str | None:
-    """Which lab a submission is: the name `greenlab assign` wrote into it, else a lab number (lab00) in its name."""
+def lab_name(notebook: nbformat.NotebookNode, path: Path, exercises: dict[str, list[Exercise]]) -> str | None:
+    """Which lab a submission is: the name `greenlab assign` wrote into it, else a lab number (lab00) in its file
+    name, else the lab whose exercises its check cells name (a copy of the teacher's lab under any name)."""
     name = notebook.metadata.get("greenlab", {}).get("lab")
-    if name in labs:
+    if name in exercises:
         return name
-    return next((lab for lab in labs if lab.split("_")[0] in path.stem), None)
+    by_number = next((lab for lab in exercises if lab.split("_")[0] in path.stem), None)
+    if by_number is not None:
+        return by_number
+    checked = {m["exercise"] for c in notebook.cells if c.cell_type == "code" and (m := CHECK_MARKER.search(c.source))}
+    return next((lab for lab, found in exercises.items() if checked and checked <= {e.exercise for e in found}), None)
 
 
 def _check_results(cells: list[nbformat.NotebookNode], exercises: list[Exercise], stopped: str | None,
@@ -117,22 +131,53 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
         checks = [nbformat.v4.new_code_cell(fresh + e.cell.source) for e in exercises]
         notebook.cells.extend(checks)
         deadline = time.monotonic() + timeout_s
+        out_of_time = f"the notebook ran out of its {timeout_s:g} s"
 
         def cell_timeout(cell) -> int:  # each cell gets its own limit, within what is left of the notebook's
-            return max(1, int(min(cell_timeout_s, deadline - time.monotonic())))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(out_of_time)  # no cell starts after the budget
+            return max(1, math.ceil(min(cell_timeout_s, left)))
 
-        client = NotebookClient(notebook, timeout_func=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
-                                kernel_name="python3", resources={"metadata": {"path": folder}})
+        # IPC sockets in the private folder (POSIX): no network port, no kernel warning about unencrypted TCP
+        sockets = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
+        client = NotebookClient(notebook, kernel_name="python3", timeout_func=cell_timeout, interrupt_on_timeout=True,
+                                allow_errors=True, resources={"metadata": {"path": folder}},
+                                config=sockets if os.name == "posix" else Config())
+        killed = threading.Event()
+        watchdog = threading.Timer(timeout_s + KILL_GRACE_S, lambda: killed.set() or _kill_kernel(client))
+        watchdog.start()
         stopped = None
         try:
             client.execute()
+        except TimeoutError:
+            stopped = out_of_time
         except DeadKernelError:
-            stopped = "the kernel died"
+            stopped = out_of_time if killed.is_set() else "the kernel died"
         except Exception as error:
-            stopped = f"the notebook could not run: {type(error).__name__}: {error}"
+            stopped = out_of_time if killed.is_set() else f"the notebook could not run: {type(error).__name__}: {error}"
+        finally:
+            watchdog.cancel()
+        # On Ctrl-C (SIGINT) or SIGTERM, nbclient's own handler shuts the kernel down and the run fails: that was
+        # the teacher, not the learner, so this submission gets no grade and the grading stops.
+        if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            raise KeyboardInterrupt
         if time.monotonic() > deadline:
-            stopped = f"the notebook ran out of its {timeout_s:g} s"
+            stopped = out_of_time
         return _check_results(notebook.cells[-len(checks):], exercises, stopped, learner, lab)
+
+
+KILL_GRACE_S = 5  # after the notebook's budget, a kernel still running this long is killed
+
+
+def _kill_kernel(client: NotebookClient) -> None:
+    """Kill the client's kernel and every process it started (its own process group), whatever it catches."""
+    group = getattr(getattr(client.km, "provisioner", None), "pgid", None)
+    if group and hasattr(os, "killpg"):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it had ended
 
 
 def find_submissions(folder: Path) -> list[tuple[str, Path]]:
@@ -158,28 +203,32 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
     if only_lab is not None and only_lab not in labs:
         raise ValueError(f"unknown lab {only_lab!r}; the labs are: {', '.join(labs)}")
     exercises = {name: lab_exercises(path) for name, path in labs.items()}
+    out, feedback = Path(out), Path(feedback_dir) if feedback_dir else Path(out).with_name("feedback")
     grades: list[Grade] = []
+    write_csv(grades, out)  # a table from an earlier grading is never mistaken for this one's
     graded: dict[tuple[str, str], Path] = {}
     for learner, path in tqdm(find_submissions(Path(submissions)), desc="grading", disable=not progress):
         try:
-            lab = lab_name(nbformat.read(path, as_version=4), path, labs)
+            lab = lab_name(nbformat.read(path, as_version=4), path, exercises)
         except Exception:
-            lab = lab_name(nbformat.v4.new_notebook(), path, labs)
+            lab = lab_name(nbformat.v4.new_notebook(), path, exercises)
         if only_lab is not None and lab not in (None, only_lab):
-            grades.extend(zero(learner, only_lab, exercises[only_lab], f"{path.name} is {lab}, not {only_lab}"))
-            continue
-        lab = lab or only_lab  # grading one lab: a submission with no lab name is taken to be that lab
-        if (learner, lab) in graded:
-            grades.append(Grade(learner, lab, "(none)", 0, 0, False, f"{path.name} is a second notebook for {lab}: "
-                                                              f"only {graded[(learner, lab)].name} is graded"))
-        elif lab is None:
-            grades.append(Grade(learner, "?", "(none)", 0, 0, False, f"{path.name} is not one of the labs "
-                                                                f"({', '.join(labs)}): name the lab with --lab"))
+            new = zero(learner, only_lab, exercises[only_lab], f"{path.name} is {lab}, not {only_lab}")
+        elif (learner, lab or only_lab) in graded:
+            lab = lab or only_lab
+            new = [Grade(learner, lab, "(none)", 0, 0, False, f"{path.name} is a second notebook for {lab}: "
+                                                           f"only {graded[(learner, lab)].name} is graded")]
+        elif lab is None and only_lab is None:
+            new = [Grade(learner, "?", "(none)", 0, 0, False, f"{path.name} is not one of the labs "
+                                                            f"({', '.join(labs)}): name the lab with --lab")]
         else:
+            lab = lab or only_lab  # grading one lab: a submission with no lab name is taken to be that lab
             graded[(learner, lab)] = path
-            grades.extend(grade_notebook(path, learner, lab, exercises[lab], timeout_s, cell_timeout_s))
-    write_csv(grades, Path(out))
-    write_feedback(grades, Path(feedback_dir) if feedback_dir else Path(out).with_name("feedback"))
+            new = grade_notebook(path, learner, lab, exercises[lab], timeout_s, cell_timeout_s)
+        grades.extend(new)
+        write_csv(grades, out)  # after every submission: a submission that kills the grader loses nothing before it
+        learner_labs = {(g.learner, g.lab) for g in new}
+        write_feedback([g for g in grades if (g.learner, g.lab) in learner_labs], feedback)
     return grades
 
 
@@ -198,15 +247,17 @@ def _cell(value: object) -> object:
 
 
 def write_csv(grades: list[Grade], path: Path) -> None:
-    """One row per learner and exercise, then a TOTAL row per learner and lab."""
+    """One row per learner and exercise, then a TOTAL row per learner and lab; written whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["learner", "lab", "exercise", "points", "score", "passed", "message"])
         for g in grades:
             writer.writerow(map(_cell, [g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message]))
         for (learner, lab), (score, points) in totals(grades).items():
-            writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, score == points, ""]))
+            writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, points > 0 and score == points, ""]))
+    partial.replace(path)
 
 
 def write_feedback(grades: list[Grade], folder: Path) -> None:

@@ -10,6 +10,7 @@ import re
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -124,29 +125,40 @@ def setup(seed: int = 0) -> None:
         warnings.warn(warning, stacklevel=2)
 
 
+def _fact(compute: Callable[[], str]) -> str:
+    """A fact, or the error that a bad setting raises while computing it (the other facts still print)."""
+    try:
+        return compute()
+    except (ValueError, OSError) as error:
+        return f"ERROR: {error}"
+
+
 def report() -> dict[str, str]:
-    """The facts `doctor()` prints, as a dict."""
+    """The facts `doctor()` prints, as a dict; a bad setting shows as "ERROR: ..." beside its fact."""
     facts = {"python": platform.python_version(), "platform": platform.platform()}
     facts.update({package: _version(package) for package in PACKAGES})
     untested = untested_versions()
     facts["tested versions"] = ("yes: Python, torch and every package are the versions the test run used"
                                 if not untested else "no: " + _listing(untested, most=len(untested)))
-    facts["device"] = str(settings.device())
+    facts["device"] = _fact(lambda: str(settings.device()))
     facts["cuda available"] = str(torch.cuda.is_available())
     facts["CPU threads used by torch"] = str(torch.get_num_threads())
-    warning = gpu_profile_warning()
-    facts["profile"] = settings.profile() + (f" — {warning}" if warning else "")
-    facts.update(energy_counters())
-    facts["energy"] = energy_sensor()
-    facts["grid (country)"] = settings.country()
-    facts["offline"] = str(settings.is_offline())
-    facts["cache folder"] = str(settings.cache_dir())
+    facts["profile"] = _fact(lambda: settings.profile() + (f" — {warning}" if (warning := gpu_profile_warning())
+                                                            else ""))
+    try:
+        facts.update(energy_counters())
+    except (ValueError, OSError) as error:
+        facts["energy counters"] = f"ERROR: {error}"
+    facts["energy"] = _fact(energy_sensor)
+    facts["grid (country)"] = _fact(settings.country)
+    facts["offline"] = _fact(lambda: str(settings.is_offline()))
+    facts["cache folder"] = _fact(lambda: str(settings.cache_dir()))
     return facts
 
 
-def doctor() -> None:
-    """Print versions, device, energy sensor, offline status and cache folder."""
-    facts = report()
+def doctor(facts: dict[str, str] | None = None) -> None:
+    """Print versions, device, energy sensor, offline status and cache folder (`report()`, or the facts given)."""
+    facts = report() if facts is None else facts
     width = max(map(len, facts))
     for name, value in facts.items():
         print(f"{name:>{width}}  {value}")

@@ -87,12 +87,12 @@ class GPTConfig:
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig.n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
                              f"each head gets n_embd / n_head dimensions")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
         if self.window is not None and (isinstance(self.window, bool) or not isinstance(self.window, int)
                                         or self.window <= 0):
             raise ValueError(f"GPTConfig.window must be a positive integer or None (dense), got {self.window!r}")
-        if self.attention not in ATTENTION:
+        if not isinstance(self.attention, str) or self.attention not in ATTENTION:
             raise ValueError(f"GPTConfig.attention={self.attention!r} is unknown; registered: {', '.join(ATTENTION)}")
 
     def to_dict(self) -> dict:
@@ -198,6 +198,9 @@ class GPT(nn.Module):
 
     def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """The last block's output (B, T, n_embd): what the head reads (distillation compares these too)."""
+        if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+            raise TypeError(f"expected token ids as an integer tensor, got "
+                            f"{idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__}")
         if idx.dim() != 2:
             raise ValueError(f"expected token ids of shape (batch, time), got {tuple(idx.shape)}")
         start = len(cache) if cache is not None else 0
@@ -252,9 +255,11 @@ class GPT(nn.Module):
         tokens, top_p the smallest set whose probability reaches p. With `use_cache`, keys and values are kept
         between steps; once the text outgrows block_size, each step re-reads the last block_size tokens.
         """
-        if idx.dim() != 2 or idx.shape[1] == 0:
-            raise ValueError(f"generate needs a prompt of shape (batch, time) with at least one token, "
-                             f"got {tuple(idx.shape)}")
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[1] == 0:
+            raise ValueError(f"generate needs a prompt of shape (batch, time) with at least one token, got "
+                             f"{tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
         was_training = self.training
         self.eval()
         cache, fed = None, 0  # fed: how many tokens of idx the cache already holds
@@ -276,6 +281,8 @@ class GPT(nn.Module):
 def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """One token id per row of `logits` (B, vocab): greedy for temperature ≤ 0, else sampled."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
+        raise ValueError(f"temperature must be a finite number (<= 0 for greedy decoding), got {temperature!r}")
     if temperature <= 0:
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature

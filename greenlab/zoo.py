@@ -118,7 +118,7 @@ def _train(r: Recipe, folder: Path, progress: bool) -> Pretrained:
                "validation": result.validation, "measurement": result.measurement.as_row(),
                "validation_tokens": len(val_ids), "validation_characters": len(corpus.validation_text)}
     folder.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model.cpu(), folder / "model.safetensors", r.model.to_dict())
+    save_checkpoint(model.cpu(), folder / "model.safetensors")
     tokenizer.save(folder / "tokenizer.json")
     (folder / "history.json").write_text(json.dumps(history))
     checksums = {name: _sha256(folder / name) for name in CACHED_FILES}
@@ -142,10 +142,7 @@ def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
                               f"(damaged?): training {r.name!r} again")
                 return None
         model = GPT(r.model)
-        load_checkpoint(model, folder / "model.safetensors")
-        if not all(torch.isfinite(parameter).all() for parameter in model.parameters()):
-            warnings.warn(f"{folder / 'model.safetensors'} holds NaN or infinite weights: training {r.name!r} again")
-            return None
+        load_checkpoint(model, folder / "model.safetensors")  # refuses NaN weights and another config
         tokenizer = BPETokenizer.load(folder / "tokenizer.json")
         history = json.loads((folder / "history.json").read_text())
     except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:

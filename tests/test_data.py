@@ -99,6 +99,14 @@ def test_local_copy_without_validation_is_a_clear_error(tmp_path):
         data.load_corpus("wikitext-2", local_path=tmp_path / "wt2")
 
 
+def test_local_copy_of_one_split_is_a_clear_error(tmp_path):
+    from datasets import Dataset
+
+    Dataset.from_dict({"text": ["a"]}).save_to_disk(tmp_path / "wt2")
+    with pytest.raises(ValueError, match="is a single Dataset, not a DatasetDict"):
+        data.load_corpus("wikitext-2", local_path=tmp_path / "wt2")
+
+
 def test_random_batch_targets_are_inputs_shifted_by_one():
     ids = torch.arange(100)
     x, y = data.random_batch(ids, 4, 8, torch.Generator().manual_seed(0))

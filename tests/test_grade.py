@@ -2,6 +2,10 @@
 
 import csv
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -9,7 +13,7 @@ import pytest
 
 from greenlab import cli
 from greenlab.assign import make_student_version
-from greenlab.grade import find_submissions, grade, lab_exercises
+from greenlab.grade import KILL_GRACE_S, find_submissions, grade, lab_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
@@ -116,3 +120,91 @@ def test_bad_input_is_a_clear_message(tmp_path, capsys):
         find_submissions(tmp_path)
     with pytest.raises(ValueError, match="unknown lab 'lab99'"):
         grade(tmp_path, tmp_path / "g.csv", only_lab="lab99")
+
+
+def _grader(folder: Path, out: Path, *options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "greenlab", "grade", str(folder), "--out", str(out),
+                             "--lab", "lab00_green_ai", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_as_in_a_terminal)
+
+
+def _as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a job started in the background ignores Ctrl-C; a teacher's doesn't
+
+
+def _rows(out: Path) -> list[dict]:
+    with out.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_submission_that_kills_the_grader_loses_no_earlier_grade(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(LAB00, folder / "ann.ipynb")
+    _edit(LAB00, folder / "zed.ipynb", "def energy_kwh(",
+          "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n\ndef energy_kwh(")
+    grader = _grader(folder, tmp_path / "grades.csv")
+    assert grader.wait(timeout=240) == -signal.SIGKILL
+    rows = _rows(tmp_path / "grades.csv")
+    assert _total(rows, "ann") == 5 and not [r for r in rows if r["learner"] == "zed"]
+    assert "**Score: 5 / 5**" in (tmp_path / "feedback" / "ann_lab00_green_ai.md").read_text(encoding="utf-8")
+
+
+def test_the_teachers_ctrl_c_is_not_the_learners_failure(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(LAB00, folder / "ann.ipynb")
+    _edit(LAB00, folder / "bob.ipynb", "def energy_kwh(", "import time\ntime.sleep(10**6)\n\ndef energy_kwh(")
+    out = tmp_path / "grades.csv"
+    grader = _grader(folder, out)
+    started = time.monotonic()
+    while not (out.exists() and _rows(out)) and time.monotonic() - started < 180:
+        time.sleep(0.5)  # ann is graded; bob's notebook now sleeps
+    time.sleep(3)
+    grader.send_signal(signal.SIGINT)
+    assert grader.wait(timeout=60) == 130
+    assert "interrupted; the submission being run was not graded" in grader.stderr.read()
+    rows = _rows(out)
+    assert _total(rows, "ann") == 5 and not [r for r in rows if r["learner"] == "bob"]
+
+
+def test_a_loop_that_catches_interrupts_is_killed_at_the_budget(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    _edit(LAB00, folder / "eve.ipynb", "def energy_kwh(",
+          "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass\n\n"
+          "def energy_kwh(")
+    started = time.monotonic()
+    grades = grade(folder, tmp_path / "grades.csv", only_lab="lab00_green_ai", timeout_s=20, cell_timeout_s=5,
+                   progress=False)
+    assert time.monotonic() - started < 20 + KILL_GRACE_S + 30  # the budget, the grace, and starting a kernel
+    assert all(g.score == 0 and "ran out of its 20 s" in g.message for g in grades)
+
+
+def test_no_cell_starts_after_the_budget(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    notebook = nbformat.read(LAB00, as_version=4)
+    notebook.cells[1:1] = [nbformat.v4.new_code_cell("import time\ntime.sleep(0.9)") for _ in range(40)]
+    nbformat.write(notebook, folder / "slow.ipynb")
+    started = time.monotonic()
+    grades = grade(folder, tmp_path / "grades.csv", only_lab="lab00_green_ai", timeout_s=10, progress=False)
+    assert time.monotonic() - started < 10 + 30
+    assert all(g.score == 0 and "ran out of its 10 s" in g.message for g in grades)
+
+
+def test_a_notebook_of_no_known_lab_does_not_pass(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), folder / "notes.ipynb")
+    grade(folder, tmp_path / "grades.csv", progress=False)
+    total = next(r for r in _rows(tmp_path / "grades.csv") if r["exercise"] == "TOTAL")
+    assert (total["lab"], total["points"], total["passed"]) == ("?", "0", "False")
+
+
+def test_a_copy_of_the_teachers_lab_is_recognised_by_its_checks(tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(LAB00, folder / "ann.ipynb")  # no lab name inside, no lab number in the file name
+    grades = grade(folder, tmp_path / "grades.csv", progress=False)
+    assert {g.lab for g in grades} == {"lab00_green_ai"} and sum(g.score for g in grades) == 5

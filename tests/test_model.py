@@ -17,6 +17,8 @@ def model() -> GPT:
 @pytest.mark.parametrize("change, message", [
     ({"n_embd": 30}, "not divisible by n_head"), ({"n_layer": 0}, "n_layer must be a positive integer"),
     ({"block_size": 2.5}, "block_size"), ({"dropout": 1.0}, "dropout"), ({"attention": "flash9"}, "registered: "),
+    ({"dropout": "0.1"}, "dropout must be a number in \\[0, 1\\), got '0.1'"),
+    ({"attention": ["sdpa"]}, "attention=\\['sdpa'\\] is unknown"),
 ])
 def test_bad_config_is_a_clear_error(change, message):
     with pytest.raises(ValueError, match=message):
@@ -31,6 +33,10 @@ def test_logits_shape_and_bad_inputs(model):
         model(torch.tensor([[1, 97]]))
     with pytest.raises(ValueError, match="shape \\(batch, time\\)"):
         model(torch.zeros(5, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer tensor, got torch.float32"):
+        model(torch.zeros(1, 5))
+    with pytest.raises(TypeError, match="integer tensor, got list"):
+        model([[1, 2]])
 
 
 def test_the_future_does_not_change_the_past(model):
@@ -151,5 +157,9 @@ def test_attention_maps_are_causal_distributions(model):
 def test_generation_needs_a_prompt(model):
     with pytest.raises(ValueError, match="at least one token"):
         model.generate(torch.zeros(1, 0, dtype=torch.long), 3)
+    with pytest.raises(ValueError, match="max_new_tokens must be a whole number >= 0, got -2"):
+        model.generate(torch.zeros(1, 1, dtype=torch.long), -2)
+    with pytest.raises(ValueError, match="temperature must be a finite number .*, got nan"):
+        model.generate(torch.zeros(1, 1, dtype=torch.long), 2, temperature=float("nan"))
     with pytest.raises(ValueError, match="top_k"):
         sample(torch.zeros(1, 4), top_k=0)

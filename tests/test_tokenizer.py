@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from greenlab.data import load_corpus
 from greenlab.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, WordTokenizer
-from greenlab.tokenizer.bpe import bytes_to_unicode, from_printable, merge, printable, tie_break_rank
+from greenlab.tokenizer.bpe import bytes_to_unicode, encode_bytes, from_printable, merge, printable, tie_break_rank
 from greenlab.tokenizer.huggingface import to_hf_tokenizer, to_transformers, train_hf_bpe
 
 CORPUS = load_corpus()
@@ -112,6 +112,62 @@ def test_bad_training_input_is_a_clear_error():
         BPETokenizer.train("", 300)
     with pytest.raises(ValueError, match="need at least 257"):
         BPETokenizer.train("abc", 256)
+    with pytest.raises(ValueError, match="vocab_size must be a whole number, got 300.5"):
+        BPETokenizer.train("abc", 300.5)
+    with pytest.raises(ValueError, match="a special token must be a non-empty string, got ''"):
+        BPETokenizer.train("abc", 300, special_tokens=("",))
+    with pytest.raises(ValueError, match="special_tokens must be a tuple of strings, got the string '<|eot|>'"):
+        BPETokenizer.train("abc", 300, special_tokens="<|eot|>")
+
+
+def _plain_encode(data: bytes, merges: dict) -> list[int]:
+    """The textbook loop: merge the earliest-learned pair present everywhere, until none is left."""
+    ids, ranks = list(data), {pair: rank for rank, pair in enumerate(merges)}
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, len(ranks)))
+        if pair not in ranks:
+            return ids
+        ids = merge(ids, pair, merges[pair])
+    return ids
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab \n", max_size=40) | st.text(max_size=40))
+def test_heap_encoding_equals_the_plain_loop(bpe, text):
+    for data in (text.encode(), ("ab" * 5 + text).encode()):
+        assert encode_bytes(data, bpe.merge_table) == _plain_encode(data, bpe.merge_table)
+
+
+def test_encoding_a_long_chunk_equals_the_plain_loop(bpe):
+    for chunk in (CORPUS.validation_text[:3000], " " * 2000, "1" * 1500, "aaab" * 400):
+        data = chunk.encode()
+        assert encode_bytes(data, bpe.merge_table) == _plain_encode(data, bpe.merge_table)
+
+
+def _merges_file(tmp_path, merges, special_tokens):
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps({"format": "greenlab-bpe", "version": 1, "pattern": "\\S+|\\s+",
+                                "special_tokens": special_tokens,
+                                "merges": [{"left": a, "right": b, "id": c} for a, b, c in merges]}))
+    return path
+
+
+@pytest.mark.parametrize("merges, special_tokens, message", [
+    ([(97, 98, 256)], {"<|x|>": 256}, "special token '<|x|>' has id 256, which is not a free token id"),
+    ([(97, 98, 97)], {}, "merge 0 \\(97, 98, 97\\) gives id 97, which already stands for b'a'"),
+    ([(97, 98, 256), (97, 99, 256)], {}, "gives id 256, which already stands for b'ab'"),
+    ([(97, 300, 256)], {}, "joins an id that no earlier merge made"),
+    ([(97, 98, 256.5)], {}, "not three token ids"),
+    ([(97, 98, 256)], {"": 257}, "a special token must be a non-empty string, got ''"),
+    ([(97, 98, 256)], {"<|a|>": 257, "<|b|>": 257}, "two special tokens share an id"),
+])
+def test_a_tokenizer_file_that_would_decode_wrongly_is_refused(tmp_path, merges, special_tokens, message):
+    with pytest.raises(ValueError, match=f"is not a greenlab BPE tokenizer file.*{message}"):
+        BPETokenizer.load(_merges_file(tmp_path, merges, special_tokens))
+
+
+def test_one_special_token_may_be_named_as_a_string(bpe):
+    assert bpe.encode(f"a{END_OF_TEXT}", allowed_special=END_OF_TEXT) == bpe.encode(f"a{END_OF_TEXT}")
 
 
 def test_unknown_special_token_and_unknown_id(bpe):
@@ -119,6 +175,16 @@ def test_unknown_special_token_and_unknown_id(bpe):
         bpe.encode("x", allowed_special={"<|im_start|>"})
     with pytest.raises(ValueError, match="token id 9999 is not in the vocabulary"):
         bpe.decode([9999])
+
+
+def test_decoding_takes_integer_ids_of_any_kind_and_refuses_floats(bpe):
+    import numpy as np
+    import torch
+
+    ids = bpe.encode("hello world")
+    assert bpe.decode(torch.tensor(ids)) == bpe.decode(np.array(ids)) == "hello world"
+    with pytest.raises(TypeError, match="token ids are integers, got 1.5"):
+        bpe.decode([1.5])
 
 
 def test_decoding_arbitrary_ids_never_fails(bpe):

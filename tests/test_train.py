@@ -2,9 +2,11 @@ import math
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 from greenlab import ledger
+from greenlab.model import GPT, GPTConfig
 from greenlab.train import (CheckpointError, ConfigError, TrainConfig, learning_rate_at, load_checkpoint,
                             save_checkpoint, train)
 
@@ -144,3 +146,43 @@ def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
     path = save_checkpoint(nn.Linear(3, 3), tmp_path / "linear.safetensors")
     with pytest.raises(CheckpointError, match="does not fit this model"):
         load_checkpoint(Bigram(), path)
+
+
+TINY_GPT = dict(vocab_size=64, block_size=16, n_layer=1, n_head=4, n_embd=32)
+
+
+@pytest.mark.parametrize("change", [{"n_head": 2}, {"window": 8}])
+def test_checkpoint_of_another_config_with_the_same_shapes_is_refused(tmp_path, change):
+    path = save_checkpoint(GPT(GPTConfig(**TINY_GPT)), tmp_path / "gpt.safetensors")
+    other = GPT(GPTConfig(**{**TINY_GPT, **change}))  # every tensor has the same shape
+    (name, value), = change.items()
+    with pytest.raises(CheckpointError, match=f"another config: {name}={TINY_GPT.get(name)!r} in the file, "
+                                              f"{value!r} in the model"):
+        load_checkpoint(other, path)
+
+
+def test_checkpoint_loads_into_another_attention_kernel(tmp_path):
+    model = GPT(GPTConfig(**TINY_GPT))
+    path = save_checkpoint(model, tmp_path / "gpt.safetensors")
+    math_kernel = GPT(GPTConfig(**TINY_GPT, attention="math", dropout=0.1))  # how it computes, not what it means
+    load_checkpoint(math_kernel, path)
+    assert torch.equal(math_kernel.wte.weight, model.wte.weight)
+
+
+def test_checkpoint_with_integer_weights_is_refused(tmp_path):
+    path = tmp_path / "ints.safetensors"
+    save_file({key: torch.ones_like(t, dtype=torch.int64) for key, t in Bigram().state_dict().items()}, str(path))
+    with pytest.raises(CheckpointError, match="embed.weight is torch.int64 in the file and torch.float32"):
+        load_checkpoint(Bigram(), path)
+
+
+def test_checkpoint_with_nan_weights_is_refused_and_the_model_untouched(tmp_path):
+    model = Bigram()
+    with torch.no_grad():
+        model.norm.weight[3] = float("nan")
+    path = save_checkpoint(model, tmp_path / "nan.safetensors")
+    fresh = Bigram()
+    before = {key: t.clone() for key, t in fresh.state_dict().items()}
+    with pytest.raises(CheckpointError, match="NaN or infinite values in norm.weight"):
+        load_checkpoint(fresh, path)
+    assert all(torch.equal(before[key], t) for key, t in fresh.state_dict().items())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import operator
 from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -105,15 +106,51 @@ def encode_bytes(data: bytes, merges: dict[tuple[int, int], int],
                  ranks: dict[tuple[int, int], int] | None = None) -> list[int]:
     """Apply `merges` ({pair: new id}, in the order learned) to the bytes: always the earliest-learned pair first.
 
+    The plain way is a loop: find the earliest-learned pair present, `merge` it everywhere, repeat — but each
+    round reads the whole chunk, so a long chunk (a run of 100,000 digits or spaces) costs its length squared.
+    Here the tokens form a linked list and the pairs wait in a heap ordered by (rank, position): each merge
+    touches only its two neighbours, and the whole chunk costs n log n. Every occurrence of one rank is merged
+    left to right before the next rank, so the result is exactly the plain loop's (tests compare the two).
+
     `ranks` ({pair: position in merges}) can be passed in when encoding many texts with the same merges."""
     ids = list(data)
     ranks = ranks if ranks is not None else {pair: rank for rank, pair in enumerate(merges)}
-    while len(ids) >= 2:
-        pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, len(ranks)))
-        if pair not in ranks:
-            break  # no pair left that a merge applies to
-        ids = merge(ids, pair, merges[pair])
-    return ids
+    end = len(ids)  # the list's end marker
+    following = list(range(1, end + 1))  # following[i]: the token after token i (tokens keep their first index)
+    preceding = list(range(-1, end - 1))
+    heap = [(ranks[pair], i) for i, pair in enumerate(zip(ids, ids[1:])) if pair in ranks]
+    heapq.heapify(heap)
+    while heap:
+        rank, merged = heap[0][0], []
+        positions = []
+        while heap and heap[0][0] == rank:  # every occurrence of the earliest-learned pair, left to right
+            positions.append(heapq.heappop(heap)[1])
+        for i in sorted(set(positions)):
+            j = following[i]
+            if ids[i] is None or j == end or ranks.get((ids[i], ids[j])) != rank:
+                continue  # merged away, or overlapping a merge just made ("aaa": only the first "aa")
+            ids[i], ids[j] = merges[(ids[i], ids[j])], None
+            following[i] = following[j]
+            if following[j] != end:
+                preceding[following[j]] = i
+            merged.append(i)
+        for i in merged:  # the merged token's new neighbours may form pairs that a merge applies to
+            for left in (preceding[i], i):
+                if left >= 0 and following[left] != end and (pair := (ids[left], ids[following[left]])) in ranks:
+                    heapq.heappush(heap, (ranks[pair], left))
+    return [token for token in ids if token is not None]
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _token_id(value: object) -> int:
+    """A token id as a Python int: an int, a numpy or torch integer; a float (1.5) is an error, not truncated."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"token ids are integers, got {value!r} ({type(value).__name__})") from None
 
 
 class BPETokenizer:
@@ -126,8 +163,24 @@ class BPETokenizer:
         self.pattern = pattern
         self._split = regex.compile(pattern)
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}
-        for left, right, new in self.merges:
-            self.vocab[new] = self.vocab[left] + self.vocab[right]
+        for number, merge_ in enumerate(self.merges):
+            if len(merge_) != 3 or not all(_is_id(i) for i in merge_):
+                raise ValueError(f"merge {number} is {merge_!r}, not three token ids (left, right, new)")
+            left, right, new = merge_
+            if left not in self.vocab or right not in self.vocab:
+                raise ValueError(f"merge {number} {merge_!r} joins an id that no earlier merge made")
+            made = self.vocab[left] + self.vocab[right]
+            if new < 256 or self.vocab.get(new, made) != made:
+                raise ValueError(f"merge {number} {merge_!r} gives id {new}, which already stands for "
+                                 f"{self.vocab[new]!r}")
+            self.vocab[new] = made
+        for text, token_id in self.special_tokens.items():
+            if not isinstance(text, str) or not text:
+                raise ValueError(f"a special token must be a non-empty string, got {text!r}")
+            if not _is_id(token_id) or token_id in self.vocab:
+                raise ValueError(f"special token {text!r} has id {token_id!r}, which is not a free token id")
+        if len(set(self.special_tokens.values())) != len(self.special_tokens):
+            raise ValueError(f"two special tokens share an id: {self.special_tokens}")
         self.merge_table = {(left, right): new for left, right, new in self.merges}  # ordered as learned
         self.ranks = {pair: rank for rank, pair in enumerate(self.merge_table)}
         self._special_split = (regex.compile("(" + "|".join(map(regex.escape, self.special_tokens)) + ")")
@@ -144,8 +197,12 @@ class BPETokenizer:
     def train(cls, text: str, vocab_size: int, special_tokens: tuple[str, ...] = (END_OF_TEXT,),
               pattern: str = GPT2_SPLIT_PATTERN) -> BPETokenizer:
         """Learn merges from `text` until the vocabulary (bytes + merges + special tokens) has `vocab_size`."""
-        if not text:
-            raise ValueError("cannot train a tokenizer on an empty text")
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"cannot train a tokenizer on {text!r}: it needs a non-empty text (a string)")
+        if isinstance(special_tokens, str):
+            raise ValueError(f"special_tokens must be a tuple of strings, got the string {special_tokens!r}")
+        if not _is_id(vocab_size):
+            raise ValueError(f"vocab_size must be a whole number, got {vocab_size!r}")
         minimum = 256 + len(special_tokens)
         if vocab_size < minimum:
             raise ValueError(f"vocab_size={vocab_size} is too small: the 256 bytes and {len(special_tokens)} "
@@ -201,11 +258,13 @@ class BPETokenizer:
         return [i for chunk in self._split.findall(text) for i in self._encode_chunk(chunk)]
 
     def encode(self, text: str, allowed_special: str | set[str] = "all") -> list[int]:
-        """Token ids of any string. `allowed_special`: "all", "none", or a set of special tokens to recognise."""
+        """Token ids of any string. `allowed_special`: "all", "none", one special token or a set of them."""
         if allowed_special == "all":
             allowed = set(self.special_tokens)
         elif allowed_special == "none":
             allowed = set()
+        elif isinstance(allowed_special, str):  # one special token's name, not a set of its characters
+            allowed = {allowed_special}
         else:
             allowed = set(allowed_special)
             unknown = allowed - set(self.special_tokens)
@@ -233,7 +292,7 @@ class BPETokenizer:
 
     def decode(self, ids: list[int]) -> str:
         """The text of a sequence of ids (bytes that form no valid UTF-8 become U+FFFD)."""
-        return from_bytes(b"".join(self.token_bytes(int(i)) for i in ids))
+        return from_bytes(b"".join(self.token_bytes(_token_id(i)) for i in ids))
 
     def tokens(self, text: str) -> list[str]:
         """`text` cut into its tokens, each shown as text (a token that splits a character shows U+FFFD)."""
