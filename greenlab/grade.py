@@ -145,7 +145,12 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
                                 allow_errors=True, resources={"metadata": {"path": folder}},
                                 config=sockets if os.name == "posix" else Config())
         killed = threading.Event()
-        watchdog = threading.Timer(timeout_s + KILL_GRACE_S, lambda: killed.set() or _kill_kernel(client))
+
+        def kill_after_the_budget() -> None:
+            killed.set()
+            _kill_kernel(client)
+
+        watchdog = threading.Timer(timeout_s + KILL_GRACE_S, kill_after_the_budget)
         watchdog.start()
         stopped = None
         try:

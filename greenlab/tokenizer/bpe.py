@@ -121,8 +121,7 @@ def encode_bytes(data: bytes, merges: dict[tuple[int, int], int],
     heap = [(ranks[pair], i) for i, pair in enumerate(zip(ids, ids[1:])) if pair in ranks]
     heapq.heapify(heap)
     while heap:
-        rank, merged = heap[0][0], []
-        positions = []
+        rank, positions, merged = heap[0][0], [], []
         while heap and heap[0][0] == rank:  # every occurrence of the earliest-learned pair, left to right
             positions.append(heapq.heappop(heap)[1])
         for i in sorted(set(positions)):
