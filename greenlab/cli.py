@@ -1,10 +1,13 @@
 """The `greenlab` command: `greenlab doctor`, `greenlab assign SRC OUT`, `greenlab grade SUBMISSIONS`,
-`greenlab conventions [--fix]`, `greenlab report [--quick]`."""
+`greenlab train --recipe NAME --out DIR` (also under torchrun), `greenlab conventions [--fix]`,
+`greenlab report [--quick]`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from greenlab.settings import ROOT, require
@@ -41,6 +44,46 @@ def _grade(args: argparse.Namespace) -> int:
     print(summary(grades))
     print(f"wrote {args.out} and the feedback files in {feedback}")
     return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from greenlab import distributed, zoo
+    from greenlab.energy import format_energy
+
+    if args.config:
+        content = json.loads(Path(args.config).read_text())
+        if isinstance(content, dict) and "recipe" in content:  # a whole recipe.json
+            content = content["recipe"]
+        recipe = zoo.Recipe.from_dict(content)
+    else:
+        recipe = zoo.recipe(args.recipe)
+    if args.steps is not None:  # the recipe's warmup, or a tenth of the steps when that is too long
+        t = recipe.training
+        warmup = t.warmup_steps if t.warmup_steps < args.steps else args.steps // 10
+        recipe = replace(recipe, training=replace(t, steps=args.steps, warmup_steps=warmup))
+    world = distributed.init_from_env(args.timeout)
+    try:
+        trained = zoo.train_recipe(recipe, args.out, progress=world.is_main)
+    except ValueError as error:
+        if world.size == 1:
+            raise
+        raise ValueError(f"rank {world.rank} of {world.size}: {error}") from None
+    finally:
+        distributed.shutdown()
+    if world.is_main:
+        history, m = trained.history, trained.history["measurement"]
+        print(f"trained {recipe.name!r} on {world.size} process(es): {recipe.training.steps} steps, validation loss "
+              f"{history['validation'][-1]['val_loss']:.3f}, {m['duration_s']:.1f} s, "
+              f"{format_energy(m['energy_j'])} [{m['method']}]")
+        print(f"wrote {', '.join(zoo.CACHED_FILES)} and recipe.json in {args.out}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    """An option's whole number above zero, else argparse's clear error naming the value."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above zero")
+    return int(text)
 
 
 def _conventions(args: argparse.Namespace) -> int:
@@ -93,6 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--timeout", type=_seconds, default=600, help="seconds for a whole notebook")
     grade.add_argument("--cell-timeout", type=_seconds, default=120, help="seconds before a cell is interrupted")
     grade.set_defaults(run=_grade)
+    train = commands.add_parser("train", help="train a zoo recipe; also as `torchrun --nproc_per_node N -m greenlab "
+                                              "train ...` (data parallel)")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--recipe", help="a recipe of the zoo (e.g. tiny, reference, sliding-window)")
+    source.add_argument("--config", help="a recipe as JSON: the `recipe` of a recipe.json, or a whole recipe.json")
+    train.add_argument("--steps", type=_positive_int, help="training steps instead of the recipe's (its warmup is "
+                                                          "kept, or a tenth of the steps when it is longer)")
+    train.add_argument("--out", required=True, help="folder for model.safetensors, tokenizer.json, history.json and "
+                                                    "recipe.json (written by rank 0 only)")
+    train.add_argument("--timeout", type=_seconds, default=300,
+                       help="seconds a process waits for the others before the job fails (under torchrun)")
+    train.set_defaults(run=_train)
     conventions = commands.add_parser("conventions", help="check every notebook's badge and setup cell")
     conventions.add_argument("--fix", action="store_true", help="rewrite badges and setup cells from settings")
     conventions.set_defaults(run=_conventions)

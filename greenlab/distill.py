@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from greenlab import distributed
 from greenlab.data import random_batch
 from greenlab.model import GPT, GPTConfig
 from greenlab.settings import device
@@ -200,6 +201,10 @@ def distill(student: GPT, teacher: GPT, train_ids: torch.Tensor, val_ids: torch.
     """Train `student` on the teacher's soft targets mixed with the true tokens, in `greenlab.train`'s measured
     loop (the teacher's forward passes are part of what is measured: they are part of the cost)."""
     check_pair(teacher, student)
+    if distributed.world().size > 1:
+        raise distributed.DistributedError(
+            f"distillation runs on one process, not on {distributed.world().size}: its loss reads the student's "
+            f"hidden states, outside the forward pass in which DistributedDataParallel averages gradients")
     if distillation.hidden_weight and student.config.n_embd != teacher.config.n_embd:
         raise ValueError(f"hidden_weight > 0 compares hidden states, which needs equal widths (student "
                          f"{student.config.n_embd}, teacher {teacher.config.n_embd})")

@@ -272,8 +272,12 @@ def measure(label: str, *, country: str | None = None, count_flops: bool = False
         warnings.warn(f"'{label}' lasted {m.duration_s * 1000:.0f} ms, below the energy tracker's resolution "
                       f"(~{SHORTEST_RELIABLE_S} s): repeat the work inside one measured block for a reliable figure")
     if record:
-        try:
-            ledger.record(m.as_row())
-        except (OSError, ValueError) as error:  # the measured work is done: keep it, say why it is not recorded
-            warnings.warn(f"'{label}' is measured but not in the green ledger, which could not be written "
-                          f"({error})")
+        record_in_ledger(m)
+
+
+def record_in_ledger(m: Measurement) -> None:
+    """Add `m` to the green ledger; a ledger that cannot be written costs a warning, never the measured work."""
+    try:
+        ledger.record(m.as_row())
+    except (OSError, ValueError) as error:
+        warnings.warn(f"'{m.label}' is measured but not in the green ledger, which could not be written ({error})")

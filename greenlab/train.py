@@ -5,6 +5,10 @@ The loop: AdamW (no weight decay on biases and norms), linear warmup then cosine
 periodic validation loss and perplexity, a progress bar with the live loss, fixed seeds (same seed, same
 model => the same losses on one machine), and the whole run measured by `greenlab.energy` — time, energy,
 CO2eq and FLOPs — into the green ledger. Checkpoints are safetensors files, never pickles.
+
+The same loop runs unchanged under torchrun: started as N processes, it trains one model with data parallelism
+(`greenlab.distributed`: each rank a slice of every batch, gradients averaged by DistributedDataParallel), with
+rank 0 alone validating, showing progress and recording the job's one ledger row.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from safetensors import safe_open
 from safetensors.torch import save_model
 from tqdm.auto import tqdm
 
+from greenlab import distributed
 from greenlab.data import check_token_ids, random_batch, sequential_batches
-from greenlab.energy import Measurement, count_flops, measure
+from greenlab.energy import Measurement, count_flops
 from greenlab.settings import device
 
 
@@ -112,6 +117,7 @@ class TrainResult:
     learning_rates: list[float] = field(default_factory=list)
     validation: list[dict] = field(default_factory=list)  # {"step", "val_loss", "val_perplexity", "elapsed_s"}
     measurement: Measurement | None = None
+    world_size: int = 1  # how many processes trained the model together (torchrun's WORLD_SIZE)
 
     @property
     def final_val_loss(self) -> float:
@@ -126,15 +132,22 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
           loss_fn: LossFn = language_model_loss) -> TrainResult:
     """Train `model` in place on `train_ids`, validating on `val_ids`; measured and recorded in the ledger.
     `loss_fn(model, inputs, targets)` is what the steps minimise (distillation brings its own); validation
-    always reports the plain next-token cross-entropy."""
+    always reports the plain next-token cross-entropy.
+
+    Under torchrun, every rank calls `train` alike; the model is then trained by all of them together, and every
+    rank returns the same losses (those of the global batches) and validation losses (rank 0's)."""
     check_token_ids(train_ids, config.block_size)
     check_token_ids(val_ids, config.block_size)
+    world = distributed.world()
+    rows = distributed.rows_per_rank(config.batch_size, world.size)
+    mine = slice(world.rank * rows, (world.rank + 1) * rows)  # this rank's rows of every global batch
     torch.manual_seed(config.seed)  # dropout and any other randomness inside the model
-    batch_generator = torch.Generator().manual_seed(config.seed)
+    batch_generator = torch.Generator().manual_seed(config.seed)  # the same on every rank: the same global batches
     dev = device()
     model.to(dev).train()
+    stepped = distributed.data_parallel(model)  # the model itself, or its DistributedDataParallel wrapper
     optimizer = make_optimizer(model, config)
-    result = TrainResult(config)
+    result = TrainResult(config, world_size=world.size)
     eval_steps = {s for s in range(config.steps) if (s + 1) % config.eval_interval == 0} | {config.steps - 1}
     step_flops = eval_flops = 0
 
@@ -142,17 +155,27 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config)
         x, y = random_batch(train_ids, config.batch_size, config.block_size, batch_generator)
-        loss = loss_fn(model, x.to(dev), y.to(dev))
+        loss = loss_fn(stepped, x[mine].to(dev), y[mine].to(dev))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP, each gradient arrives here averaged over the ranks
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        return loss.item()
+        return distributed.mean_over_ranks(loss)  # the global batch's loss
 
-    with measure(label) as m:
+    def validate() -> float:  # rank 0 evaluates (the first time counting its FLOPs); every rank gets its result
+        nonlocal eval_flops
+        val_loss = None
+        if world.is_main:
+            if not eval_flops:
+                val_loss, eval_flops = count_flops(lambda: evaluate(model, val_ids, config))
+            else:
+                val_loss = evaluate(model, val_ids, config)
+        return distributed.from_main(val_loss)
+
+    with distributed.measure_job(label) as m:
         started = time.perf_counter()
-        bar = tqdm(range(config.steps), desc=label, disable=not progress, mininterval=1.0)
+        bar = tqdm(range(config.steps), desc=label, disable=not (progress and world.is_main), mininterval=1.0)
         for step in bar:
             if step == 0:  # every step has the same shapes: count the first one's FLOPs
                 loss, step_flops = count_flops(lambda: train_step(0))
@@ -161,16 +184,15 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
             result.train_losses.append(loss)
             result.learning_rates.append(optimizer.param_groups[0]["lr"])
             if step in eval_steps:
-                if not eval_flops:
-                    val_loss, eval_flops = count_flops(lambda: evaluate(model, val_ids, config))
-                else:
-                    val_loss = evaluate(model, val_ids, config)
+                val_loss = validate()
                 result.validation.append({"step": step + 1, "val_loss": val_loss, "val_perplexity": math.exp(val_loss),
                                           "elapsed_s": time.perf_counter() - started})
                 bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_loss:.3f}", refresh=False)
             else:
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)  # drawn at most once a second
-        m.flops = step_flops * config.steps + eval_flops * len(result.validation)
+        m.flops = distributed.from_main(step_flops * world.size * config.steps + eval_flops * len(result.validation))
+    if world.size > 1:  # DDP keeps the replicas equal; a job whose replicas drifted apart must not be saved
+        distributed.check_same_everywhere("the trained weights (SHA-256)", distributed.weights_digest(model))
     result.measurement = m
     return result
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 import greenlab
+from greenlab import distributed
 from greenlab.data import load_corpus
 from greenlab.model import GPT, GPTConfig
 from greenlab.settings import cache_dir, profile
@@ -47,6 +48,19 @@ class Recipe:
         versions = f"torch={torch.__version__} python={sys.version_info[:3]} greenlab={greenlab.__version__}"
         return hashlib.sha256(f"{content} {versions}".encode()).hexdigest()[:16]
 
+    @classmethod
+    def from_dict(cls, content: dict) -> "Recipe":
+        """A recipe from its `dataclasses.asdict` form (as in a cached `recipe.json`); a ValueError names what is
+        wrong."""
+        if not isinstance(content, dict):
+            raise ValueError(f"not a recipe: expected a JSON object, got {type(content).__name__}")
+        try:
+            return cls(**{**content, "model": GPTConfig(**content["model"]),
+                          "training": TrainConfig(**content["training"])})
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a recipe ({type(error).__name__}: {error}); expected the fields "
+                             f"{', '.join(cls.__dataclass_fields__)}, with model and training as dicts") from None
+
     def training_flops(self) -> int:
         """The matrix-multiply FLOPs of the whole training run: forward and backward, every token of every step."""
         t = self.training
@@ -68,6 +82,11 @@ RECIPES: dict[str, dict[str, Recipe]] = {
                                   min_learning_rate=1e-4, warmup_steps=100, eval_interval=250, eval_batches=4)),
     },
 }
+_TINY = Recipe("tiny", "a test-size GPT that trains in seconds, for checking a setup (e.g. a torchrun job)",
+               GPTConfig(vocab_size=300, block_size=16, n_layer=1, n_head=2, n_embd=16),
+               TrainConfig(steps=6, batch_size=4, block_size=16, warmup_steps=1, eval_interval=3, eval_batches=1),
+               vocab_size=300)
+RECIPES["tiny"] = {"cpu": _TINY, "gpu": _TINY}
 RECIPES["sliding-window"] = {  # the same recipe, but each token sees only the last quarter of the context
     size: replace(r, name="sliding-window", description=f"{r.description}; sliding-window attention over "
                                                         f"{r.model.block_size // 4} tokens (blocked kernel)",
@@ -105,7 +124,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _train(r: Recipe, folder: Path, progress: bool) -> Pretrained:
+def train_recipe(r: Recipe, folder: str | Path, *, progress: bool = True) -> Pretrained:
+    """Train the recipe from scratch and write its files into `folder` (history.json includes the world size).
+    Under torchrun, every rank trains its replica together with the others and rank 0 alone writes; the ranks
+    must hold the same recipe."""
+    folder = Path(folder)
+    distributed.check_same_everywhere("the recipe", asdict(r))
     corpus = load_corpus(r.corpus)
     tokenizer = BPETokenizer.train(corpus.train_text, r.vocab_size)
     train_ids = torch.tensor(tokenizer.encode(corpus.train_text), dtype=torch.long)
@@ -116,7 +140,10 @@ def _train(r: Recipe, folder: Path, progress: bool) -> Pretrained:
                    progress=progress)
     history = {"train_losses": result.train_losses, "learning_rates": result.learning_rates,
                "validation": result.validation, "measurement": result.measurement.as_row(),
-               "validation_tokens": len(val_ids), "validation_characters": len(corpus.validation_text)}
+               "validation_tokens": len(val_ids), "validation_characters": len(corpus.validation_text),
+               "world_size": result.world_size}
+    if not distributed.world().is_main:
+        return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(model.cpu(), folder / "model.safetensors")
     tokenizer.save(folder / "tokenizer.json")
@@ -156,4 +183,4 @@ def load(name: str = "reference", *, retrain: bool = False, progress: bool = Tru
     r = recipe(name)
     folder = folder_of(name)
     cached = None if retrain else _from_cache(r, folder)
-    return cached if cached is not None else _train(r, folder, progress)
+    return cached if cached is not None else train_recipe(r, folder, progress=progress)

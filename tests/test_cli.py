@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -53,3 +54,28 @@ def test_assign_bad_source_is_a_message_not_a_traceback(tmp_path, capsys):
 
 def test_conventions_pass(capsys):
     assert cli.main(["conventions"]) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "2.5", "many"])
+def test_train_refuses_steps_that_are_no_whole_number_above_zero(capsys, value):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["train", "--recipe", "tiny", "--steps", value, "--out", "unused"])
+    assert stopped.value.code == 2
+    assert f"{value!r} is not a whole number above zero" in capsys.readouterr().err
+
+
+def test_train_writes_a_run_that_its_recipe_json_trains_again(tmp_path, cache, capsys):
+    assert cli.main(["train", "--recipe", "tiny", "--steps", "8", "--out", str(tmp_path / "first")]) == 0
+    assert "trained 'tiny' on 1 process(es): 8 steps" in capsys.readouterr().out
+    assert cli.main(["train", "--config", str(tmp_path / "first" / "recipe.json"), "--out", str(tmp_path / "again")]) == 0
+    first, again = (json.loads((tmp_path / run / "history.json").read_text()) for run in ("first", "again"))
+    assert first["world_size"] == 1 and len(again["train_losses"]) == 8
+    assert first["train_losses"] == again["train_losses"]  # same recipe, same machine: the same run
+
+
+def test_train_with_an_unknown_recipe_or_a_bad_config_is_a_message(tmp_path, capsys):
+    assert cli.main(["train", "--recipe", "huge", "--out", str(tmp_path)]) == 2
+    assert "greenlab train: unknown model 'huge'; the zoo has: reference, tiny, sliding-window" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"name": "x"}')
+    assert cli.main(["train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path)]) == 2
+    assert "greenlab train: not a recipe" in capsys.readouterr().err

@@ -152,3 +152,12 @@ def test_distill_trains_the_student_and_refuses_another_vocabulary(teacher):
         distill(other, teacher, ids, ids, config)
     with pytest.raises(ValueError, match="needs equal widths"):
         distill(student, teacher, ids, ids, config, DistillConfig(hidden_weight=1.0))
+
+
+def test_distillation_under_torchrun_is_refused_with_the_reason(teacher, monkeypatch):
+    from greenlab import distributed
+
+    monkeypatch.setattr(distributed, "world", lambda: distributed.World(rank=0, local_rank=0, size=2))
+    with pytest.raises(distributed.DistributedError, match="distillation runs on one process, not on 2"):
+        distill(GPT(TEACHER), teacher, torch.zeros(100, dtype=torch.long), torch.zeros(100, dtype=torch.long),
+                TrainConfig(steps=2, warmup_steps=0, block_size=16))

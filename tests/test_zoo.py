@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -75,3 +76,14 @@ def test_non_finite_weights_in_a_cache_without_checksums_are_retrained(tiny):
     save_checkpoint(pretrained.model, folder / "model.safetensors")
     with pytest.warns(UserWarning, match="holds NaN or infinite values in lm_head.weight"):
         assert zoo.load(tiny, progress=False).trained_now
+
+
+def test_a_recipe_round_trips_through_its_dict_and_a_bad_one_is_named():
+    r = zoo.recipe("reference")
+    assert zoo.Recipe.from_dict(asdict(r)) == r
+    with pytest.raises(ValueError, match="not a recipe.*unexpected keyword argument 'n_layers'"):
+        zoo.Recipe.from_dict({**asdict(r), "model": {**asdict(r.model), "n_layers": 3}})
+    with pytest.raises(ValueError, match="not a recipe.*KeyError"):
+        zoo.Recipe.from_dict({"name": "x"})
+    with pytest.raises(ValueError, match="not a recipe: expected a JSON object, got list"):
+        zoo.Recipe.from_dict([1, 2])
