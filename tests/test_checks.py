@@ -174,7 +174,7 @@ def _not_implemented_experiment():
     raise NotImplementedError
 
 
-def test_lab05_checks(cache):
+def test_lab05_checks(cache, monkeypatch):
     from greenlab import footprint
     from greenlab.exercises import lab05
     from greenlab.model import GPTConfig
@@ -191,6 +191,10 @@ def test_lab05_checks(cache):
     assert lab05.check_greenest_start(greenest).passed
     noon = lab05.check_greenest_start(lambda grid, hours: 12)
     assert not noon.passed and "Hint" in noon.message
+    lab05.baseline.cache_clear()
+    trained = []
+    run = lab05.run
+    monkeypatch.setattr(lab05, "run", lambda *args: trained.append(args[2]) or run(*args))
     wrong_vocab = lab05.check_greener(lambda: (GPTConfig(vocab_size=4096), lab05.BASELINE_TRAINING))
     assert not wrong_vocab.passed and "vocab_size=256" in wrong_vocab.message
     solution = lab05.check_greener(lambda: (
@@ -198,3 +202,8 @@ def test_lab05_checks(cache):
         TrainConfig(steps=240, batch_size=16, block_size=64, learning_rate=2e-3, min_learning_rate=2e-4,
                     warmup_steps=10, eval_interval=240, eval_batches=8)))
     assert solution.passed, solution.message
+    assert trained == ["lab05: baseline", "lab05 check: yours"]
+    too_short = lab05.check_greener(lambda: (GPTConfig(vocab_size=256, block_size=64, n_layer=1, n_head=2, n_embd=16),
+                                             TrainConfig(steps=20, block_size=64, warmup_steps=2, eval_batches=8)))
+    assert not too_short.passed and "the loss must not be more than 1 % above" in too_short.message
+    assert trained == ["lab05: baseline", "lab05 check: yours", "lab05 check: yours"]  # the baseline measured once
