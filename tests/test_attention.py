@@ -5,6 +5,7 @@ from hypothesis import given, settings, strategies as st
 from greenlab.attention import (attention_flops, block_sparse, causal, check_mask, default_block, density, dilated,
                                 flex_sliding_window, global_tokens, masked_dense_attention, random_blocks,
                                 sliding_window, sliding_window_attention, strided)
+from greenlab.energy import count_flops
 from greenlab.model import GPT, GPTConfig
 
 
@@ -223,3 +224,14 @@ def test_default_block_is_the_window_between_16_and_128():
     assert [default_block(w) for w in (1, 32, 256)] == [16, 32, 128]
     with pytest.raises(ValueError, match="window"):
         default_block(0)
+
+
+def test_blocked_kernels_work_is_linear_in_the_length():
+    """The FLOPs (not the time, which the benchmark measures) of forward + backward per token are the same at every
+    length: the blocked kernel does O(L·w) work, with no hidden quadratic part."""
+    per_token = set()
+    for length in (512, 1024, 2048, 4096, 8192):
+        q, k, v = qkv(1, 4, length, 64, grad=True)
+        _, flops = count_flops(lambda: sliding_window_attention(q, k, v, 256).sum().backward())
+        per_token.add(flops / length)
+    assert len(per_token) == 1, per_token
