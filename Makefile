@@ -20,6 +20,12 @@ PYTEST := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
 FOREIGN_CPU := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
                TORCHINDUCTOR_CACHE_DIR=$(CURDIR)/$(VENV)/torchinductor-avx2
 
+# Chromium for the browser test of the widgets (tests/test_widgets_browser.py): Debian's package, installed where
+# apt-get can (as root); elsewhere that test is skipped with a note saying how to get one.
+CHROMIUM := command -v chromium >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || \
+            { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium >/dev/null || \
+              { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
+
 .PHONY: lab test test-foreign-cpu install constraints student-labs clean
 
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
@@ -27,6 +33,7 @@ $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[lab,test]"
+	$(CHROMIUM)
 	touch $@
 
 install: $(BIN)/.installed

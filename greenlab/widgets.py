@@ -1,18 +1,50 @@
 """Interactive widgets for the notebooks (ipywidgets). Each notebook pairs a widget with a static figure from
-`greenlab.plots`, so that the page still shows something on GitHub, where widgets do not run."""
+`greenlab.plots`, so that the page still shows something on GitHub, where widgets do not run.
+
+Every widget here is a `Panel`: a box of controls and an output whose plain-text form is the output's current
+reading. A front end without widgets (nbconvert, GitHub, a console, a notebook whose widget state was not saved)
+shows that text instead of the controls, so it shows the same numbers. `tests/test_widgets_browser.py` moves each
+control in JupyterLab in a real browser and checks the output against Python."""
 
 from __future__ import annotations
 
+import functools
 import html
+import io
+from collections.abc import Callable
 from typing import Protocol
 
 from greenlab.plots import PALETTE, visible
 from greenlab.settings import require
 
+LABEL_STYLE = {"description_width": "initial"}  # each label as wide as its text: never cut off
+
 
 class Tokenizer(Protocol):
     def encode(self, text: str) -> list[int]: ...
     def tokens(self, text: str) -> list[str]: ...
+
+
+@functools.cache
+def _panel_class() -> type:
+    widgets = require("ipywidgets", extra="lab")
+
+    class Panel(widgets.VBox):
+        """A VBox whose plain-text form (what a front end without widgets shows) is its current reading."""
+
+        def __init__(self, children: list, reading: Callable[[], str]) -> None:
+            super().__init__(children)
+            self._reading = reading
+
+        def __repr__(self) -> str:
+            return self._reading()
+
+    return Panel
+
+
+def panel(children: list, reading: Callable[[], str]):
+    """A box of `children` that shows `reading()` as plain text where widgets cannot run."""
+    return _panel_class()(children, reading)
 
 
 def tokens_html(pieces: list[str], ids: list[int]) -> str:
@@ -25,6 +57,11 @@ def tokens_html(pieces: list[str], ids: list[int]) -> str:
     return f"<div style='line-height:2.2'>{spans}</div>"
 
 
+def token_count_line(tokenizer: Tokenizer, text: str) -> str:
+    """The playground's headline: how many tokens a tokenizer makes of a text."""
+    return f"{len(tokenizer.encode(text))} tokens for {len(text)} characters"
+
+
 def token_playground(tokenizers: dict[str, Tokenizer], text: str):
     """Type text, pick a tokenizer, see its tokens coloured with their ids and the token count."""
     widgets = require("ipywidgets", extra="lab")
@@ -34,14 +71,35 @@ def token_playground(tokenizers: dict[str, Tokenizer], text: str):
 
     def update(*_) -> None:
         tokenizer = tokenizers[choice.value]
-        ids = tokenizer.encode(box.value)
-        shown.value = (f"<b>{len(ids)} tokens</b> for {len(box.value)} characters"
-                       f"{tokens_html(tokenizer.tokens(box.value), ids)}")
+        shown.value = (f"<b>{html.escape(token_count_line(tokenizer, box.value))}</b>"
+                       f"{tokens_html(tokenizer.tokens(box.value), tokenizer.encode(box.value))}")
 
     box.observe(update, names="value")
     choice.observe(update, names="value")
     update()
-    return widgets.VBox([choice, box, shown])
+    return panel([choice, box, shown],
+                 lambda: f"{choice.value}: {token_count_line(tokenizers[choice.value], box.value)}")
+
+
+def pattern_mask(length: int, window: int, stride: int = 0, n_global: int = 0, n_random: int = 0):
+    """The explorer's sparse-attention pattern: a causal window with global tokens, plus strided and random-block
+    connections where asked (a boolean mask, query × key)."""
+    from greenlab.attention import patterns
+
+    mask = patterns.causal(length, window=window, n_global=n_global)
+    if stride:
+        mask |= patterns.strided(length, stride)
+    if n_random:
+        mask |= patterns.random_blocks(length, block=8, n_random=n_random)
+    return mask
+
+
+def pattern_line(mask) -> str:
+    """A pattern's density and its attention FLOPs relative to dense causal attention of the same length."""
+    from greenlab.attention import patterns
+
+    dense = patterns.attention_flops(patterns.causal(len(mask)), head_dim=1)
+    return f"density {patterns.density(mask):.1%} · {patterns.attention_flops(mask, 1) / dense:.0%} of causal FLOPs"
 
 
 def pattern_explorer(length: int = 64):
@@ -51,63 +109,72 @@ def pattern_explorer(length: int = 64):
         raise ValueError(f"length={length} must be a multiple of 8, the size of the random blocks")
     widgets = require("ipywidgets", extra="lab")
     import matplotlib.pyplot as plt
-    from greenlab.attention import patterns
 
     sliders = {
         "window": widgets.IntSlider(8, min=1, max=length, description="window"),
         "stride": widgets.IntSlider(0, min=0, max=length // 2, description="stride (0: off)"),
-        "n_global": widgets.IntSlider(0, min=0, max=length // 4, description="global"),
+        "n_global": widgets.IntSlider(0, min=0, max=length // 4, description="global tokens"),
         "n_random": widgets.IntSlider(0, min=0, max=4, description="random blocks"),
     }
-    picture = widgets.Output()
+    for slider in sliders.values():
+        slider.style = LABEL_STYLE
+    picture = widgets.Image(format="png")  # an image, not an Output capture: it shows in any front end at once
+    shown = widgets.HTML()
+
+    def reading() -> str:
+        settings = ", ".join(f"{slider.description} {slider.value}" for slider in sliders.values())
+        return f"{settings}: {pattern_line(pattern_mask(length, **{k: s.value for k, s in sliders.items()}))}"
 
     def update(*_) -> None:
-        window, stride, n_global, n_random = (s.value for s in sliders.values())
-        mask = patterns.causal(length, window=window, n_global=n_global or 0)
-        if stride:
-            mask |= patterns.strided(length, stride)
-        if n_random:
-            mask |= patterns.random_blocks(length, block=8, n_random=n_random)
-        dense = patterns.attention_flops(patterns.causal(length), head_dim=1)
-        with picture:
-            picture.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(4, 4))
-            ax.imshow(mask, cmap="Greens", vmin=0, vmax=1.4, interpolation="nearest")
-            ax.set_title(f"density {patterns.density(mask):.1%} · "
-                         f"{patterns.attention_flops(mask, 1) / dense:.0%} of causal FLOPs", fontsize=9)
-            ax.set_xlabel("key"), ax.set_ylabel("query")
-            plt.show()
+        mask = pattern_mask(length, **{name: slider.value for name, slider in sliders.items()})
+        shown.value = f"<b>{html.escape(pattern_line(mask))}</b>"
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.imshow(mask.numpy(), cmap="Greens", vmin=0, vmax=1.4, interpolation="nearest")
+        ax.set_xlabel("key"), ax.set_ylabel("query")
+        png = io.BytesIO()
+        fig.savefig(png, format="png", bbox_inches="tight")
+        plt.close(fig)
+        picture.value = png.getvalue()
 
     for slider in sliders.values():
         slider.observe(update, names="value")
     update()
-    return widgets.HBox([widgets.VBox(list(sliders.values())), picture])
+    return panel([widgets.HBox([widgets.VBox([*sliders.values(), shown]), picture])], reading)
 
 
 def footprint_calculator(parameters: float = 7e9, tokens: float = 2e12):
     """Model size, training tokens, accelerator, country and PUE in; FLOPs, hours, energy, CO2eq and the cloud
-    rent out (`greenlab.footprint.estimate` and `cost_line`)."""
+    rent out (`greenlab.footprint.estimate` and `cost_line`). Parameters and tokens are number boxes, so the
+    calculator computes with exactly the values it was given or a learner types (a log slider would round them
+    to its steps)."""
     widgets = require("ipywidgets", extra="lab")
     from greenlab import footprint
 
     controls = {
-        "parameters": widgets.FloatLogSlider(parameters, base=10, min=6, max=12, description="parameters"),
-        "tokens": widgets.FloatLogSlider(tokens, base=10, min=8, max=14, description="tokens"),
-        "hardware": widgets.Dropdown(options=footprint.priced_hardware(), value="A100",
-                                     description="hardware"),
+        "parameters": widgets.FloatText(parameters, description="parameters"),
+        "tokens": widgets.FloatText(tokens, description="training tokens"),
+        "hardware": widgets.Dropdown(options=footprint.priced_hardware(), value="A100", description="hardware"),
         "country": widgets.Dropdown(options=["SWE", "FRA", "CAN", "BRA", "GBR", "USA", "DEU", "CHN", "IND", "AUS"],
-                                    value="USA", description="country"),
+                                    value="USA", description="grid of"),
         "pue": widgets.FloatSlider(1.1, min=1.0, max=2.0, step=0.05, description="PUE"),
         "utilization": widgets.FloatSlider(footprint.DEFAULT_UTILIZATION, min=0.05, max=0.8, step=0.05,
                                            description="utilization"),
     }
+    for control in controls.values():
+        control.style = LABEL_STYLE
     shown = widgets.HTML()
 
+    def reading() -> str:
+        try:
+            estimate = footprint.estimate(**{name: control.value for name, control in controls.items()})
+        except ValueError as error:
+            return f"cannot estimate: {error}"
+        return f"{estimate}\n{footprint.cost_line(estimate)}"
+
     def update(*_) -> None:
-        estimate = footprint.estimate(**{k: c.value for k, c in controls.items()})
-        shown.value = f"<pre>{estimate}\n{footprint.cost_line(estimate)}</pre>"
+        shown.value = f"<pre style='white-space:pre-wrap;word-break:normal'>{html.escape(reading())}</pre>"
 
     for control in controls.values():
         control.observe(update, names="value")
     update()
-    return widgets.VBox([*controls.values(), shown])
+    return panel([*controls.values(), shown], reading)

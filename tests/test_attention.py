@@ -187,14 +187,6 @@ def test_scaling_comparisons_cover_every_kernel():
     assert set(memory) == {"causal SDPA", "masked dense", "blocked"} and list(memory["blocked"]) == [256]
 
 
-def test_pattern_explorer_draws_and_validates_its_length():
-    from greenlab.widgets import pattern_explorer
-
-    assert pattern_explorer(32) is not None
-    with pytest.raises(ValueError, match="multiple of 8"):
-        pattern_explorer(30)
-
-
 def test_the_zoo_has_the_sliding_window_twin_of_the_reference():
     from greenlab import zoo
 

@@ -6,7 +6,8 @@ import pytest
 from greenlab.plots import plot_tokens, visible
 from greenlab.settings import require
 from greenlab.tokenizer import CharTokenizer
-from greenlab.widgets import token_playground, tokens_html
+from greenlab import footprint
+from greenlab.widgets import footprint_calculator, pattern_explorer, token_playground, tokens_html
 
 matplotlib.use("Agg")
 
@@ -43,6 +44,44 @@ def test_playground_updates_when_the_text_changes():
     assert "2 tokens" in shown.value
     box.children[1].value = "abc cab"
     assert "7 tokens" in shown.value
+
+
+def test_playground_reads_as_text_where_widgets_cannot_run():
+    box = token_playground({"char": CharTokenizer("abc ")}, "abc ab")
+    assert repr(box) == "char: 6 tokens for 6 characters"
+
+
+def test_calculator_computes_with_exactly_the_values_it_was_given():
+    calculator = footprint_calculator(parameters=7e9, tokens=2e12)
+    parameters, tokens = calculator.children[:2]
+    assert (parameters.value, tokens.value) == (7e9, 2e12)  # a log slider showed 10**9.8 = 6.31e9 here
+    published = footprint.estimate(7e9, 2e12)  # A100, USA, PUE 1.1, 30 % utilization: the calculator's defaults
+    assert repr(calculator) == f"{published}\n{footprint.cost_line(published)}"
+    assert str(published) in calculator.children[-1].value
+    tokens.value = 1.4e12
+    assert repr(calculator).startswith(str(footprint.estimate(7e9, 1.4e12)))
+
+
+def test_calculator_explains_a_value_it_cannot_use():
+    calculator = footprint_calculator()
+    calculator.children[0].value = -1.0
+    assert repr(calculator) == "cannot estimate: parameters must be a positive number, got -1.0"
+    assert "cannot estimate" in calculator.children[-1].value
+
+
+def test_pattern_explorer_counts_the_pairs_its_sliders_allow():
+    explorer = pattern_explorer(64)
+    # window 8 on 64 positions: queries 0..7 see 1..8 keys (36 pairs), the other 56 see 8 (448): 484 pairs of
+    # 64 x 64 = 11.8 %, and of the 64 * 65 / 2 = 2,080 pairs of causal attention, 23 %
+    assert repr(explorer) == ("window 8, stride (0: off) 0, global tokens 0, random blocks 0: "
+                              "density 11.8% · 23% of causal FLOPs")
+    sliders, picture = explorer.children[0].children[0].children, explorer.children[0].children[1]
+    window_8 = bytes(picture.value)
+    sliders[0].value = 64  # the whole causal triangle: 2,080 of 4,096 pairs
+    assert repr(explorer).endswith("density 50.8% · 100% of causal FLOPs")
+    assert window_8.startswith(b"\x89PNG") and bytes(picture.value) != window_8  # the mask, redrawn
+    with pytest.raises(ValueError, match="multiple of 8"):
+        pattern_explorer(30)
 
 
 def test_missing_optional_dependency_names_the_extra(monkeypatch):
