@@ -1,0 +1,96 @@
+import math
+
+import pytest
+import sacrebleu
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+from greenlab.metrics import (BleuCounts, bleu_signature, brevity_penalty, chrf, corpus_bleu, exact_match,
+                              modified_precision, sentence_bleu, tokenize_13a)
+
+# Sentences from a small vocabulary (so n-grams really match) with the characters 13a treats specially: numbers
+# with points and commas, dashes after digits, quotes, entities, brackets.
+WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "3.5", "1,000", "2024-11-29", "don't", "(x)", "&amp;",
+         "&quot;hi&quot;", "end.", "yes,", "no!", "A-B", "ÿ", "naïve", "—", "👍"]
+sentences = st.lists(st.sampled_from(WORDS), min_size=0, max_size=14).map(" ".join)
+corpora = st.integers(1, 6).flatmap(lambda n: st.tuples(st.lists(sentences, min_size=n, max_size=n),
+                                                        st.lists(sentences, min_size=n, max_size=n)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_13a_tokens_equal_sacrebleus_on_any_text(text):
+    assert " ".join(tokenize_13a(text)) == Tokenizer13a()(text.rstrip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(corpora)
+def test_corpus_bleu_equals_sacrebleu(pair):
+    hypotheses, references = pair
+    assert corpus_bleu(hypotheses, references) == pytest.approx(
+        sacrebleu.corpus_bleu(hypotheses, [references]).score, abs=0.01)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=4).flatmap(
+    lambda hyps: st.tuples(st.just(hyps), st.lists(st.text(max_size=40), min_size=len(hyps), max_size=len(hyps)))))
+def test_corpus_bleu_equals_sacrebleu_on_any_text(pair):
+    hypotheses, references = pair
+    assert corpus_bleu(hypotheses, references) == pytest.approx(
+        sacrebleu.corpus_bleu(hypotheses, [references]).score, abs=0.01)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sentences, sentences)
+def test_sentence_bleu_equals_sacrebleu(hypothesis, reference):
+    assert sentence_bleu(hypothesis, reference) == pytest.approx(
+        sacrebleu.sentence_bleu(hypothesis, [reference]).score, abs=0.01)
+
+
+def test_modified_precision_clips_repeated_words():
+    # the BLEU paper's example: "the the the the the the the" against "the cat is on the mat" earns 2 of 7
+    assert modified_precision(["the"] * 7, "the cat is on the mat".split(), 1) == (2, 7)
+    assert modified_precision("the cat the cat".split(), "the cat is on the mat".split(), 2) == (1, 3)
+
+
+def test_brevity_penalty_by_hand():
+    assert brevity_penalty(10, 8) == 1.0
+    assert brevity_penalty(4, 8) == pytest.approx(math.exp(1 - 2))
+    assert brevity_penalty(0, 3) == 0.0
+
+
+def test_a_near_miss_scores_zero_without_smoothing_only():
+    hypothesis, reference = "the cat sat on a mat", "the cat sat on the mat"
+    counts = BleuCounts.of(hypothesis, reference)
+    # unigrams 5/6, bigrams 3/5, trigrams 2/4 (the cat sat, cat sat on), 4-grams 1/3 (the cat sat on)
+    assert (counts.matches, counts.totals) == ((5, 3, 2, 1), (6, 5, 4, 3))
+    assert sentence_bleu(hypothesis, reference) == pytest.approx(100 * (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25)
+    # one word off in the middle: 4/6, 2/5, 1/4 and no 4-gram in common
+    near_miss, reference = "a cat sat on the mat", "the cat is on the mat"
+    assert sentence_bleu(near_miss, reference, smooth=False) == 0.0  # scored like nonsense
+    # smoothed: the 4-gram precision counts as 1/2 match of 3
+    assert sentence_bleu(near_miss, reference) == pytest.approx(100 * (4 / 6 * 2 / 5 * 1 / 4 * (1 / 2) / 3) ** 0.25)
+
+
+def test_perfect_and_empty():
+    assert corpus_bleu(["the cat sat on the mat ."], ["the cat sat on the mat ."]) == pytest.approx(100)
+    assert corpus_bleu([""], ["the cat"]) == 0.0
+    assert exact_match(["a b", " c "], ["a b", "d"]) == 50.0
+    assert 0 < chrf(["the cats sat"], ["the cat sat"]) < 100
+
+
+def test_signature_names_the_tokenizer_and_smoothing():
+    signature = bleu_signature()
+    assert "tok:13a" in signature and "smooth:exp" in signature
+
+
+@pytest.mark.parametrize("hypotheses, references, error, message", [
+    ([], [], ValueError, "the list is empty"),
+    (["a"], ["a", "b"], ValueError, "1 hypotheses but 2 references"),
+    ("a cat", ["a cat"], TypeError, "not a single string"),
+    (["a", 3], ["a", "b"], TypeError, "must be a str, got 3"),
+])
+def test_bad_input_is_named(hypotheses, references, error, message):
+    with pytest.raises(error, match=message):
+        corpus_bleu(hypotheses, references)
