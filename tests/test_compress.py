@@ -1,5 +1,7 @@
 import pytest
 import torch
+from torch import nn
+from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
 
 from greenlab import ledger
 from greenlab.compress import generation_cost, nonzero_parameters, prune, quantize_int8, size_on_disk
@@ -14,13 +16,27 @@ def model():
     return GPT(CONFIG).eval()
 
 
+LINEAR_LAYERS = [f"h.{i}.{name}" for i in range(2) for name in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")]
+
+
 def test_int8_keeps_the_outputs_close_and_shrinks_the_file(model):
     quantized = quantize_int8(model)
     ids = torch.randint(0, 64, (2, 16))
     with torch.no_grad():
         assert (quantized(ids) - model(ids)).abs().max() < 0.05
     assert size_on_disk(quantized)[0] < size_on_disk(model)[0]
-    assert any(type(m).__name__ == "Linear" for m in model.modules())  # the original is left alone
+
+
+def test_int8_replaces_every_linear_layer_of_a_copy_and_leaves_the_original_float(model):
+    quantized = quantize_int8(model)
+    quantized_layers = {name: m for name, m in quantized.named_modules() if isinstance(m, DynamicQuantizedLinear)}
+    assert sorted(quantized_layers) == sorted(LINEAR_LAYERS + ["lm_head"])  # the tied head too
+    assert all(m.weight().dtype == torch.qint8 for m in quantized_layers.values())
+    assert not any(type(m) is nn.Linear for m in quantized.modules())  # no float Linear is left behind
+    original = dict(model.named_modules())  # the original is left alone: float nn.Linear, float32 weights
+    assert all(type(original[name]) is nn.Linear and original[name].weight.dtype == torch.float32
+               for name in LINEAR_LAYERS + ["lm_head"])
+    assert model.lm_head.weight is model.wte.weight
 
 
 def test_unstructured_pruning_zeroes_the_smallest_weights_but_not_the_tied_head(model):

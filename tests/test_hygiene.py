@@ -2,13 +2,18 @@ import time
 
 import pytest
 
+from greenlab import ledger
 from greenlab.energy import Measurement
 from greenlab.hygiene import idle_power, net_joules, repeat, spread, tracker_overhead
 
 
-def test_idle_power_is_the_energy_of_sleeping(cache):
-    watts = idle_power(0.3)
-    assert watts > 0
+def test_idle_power_is_the_energy_of_a_measured_sleep_divided_by_its_duration(cache):
+    watts = idle_power(0.1)  # sleeps 0.1 + 0.5 s inside one measured block
+    rows = ledger.load()
+    assert rows["label"].tolist() == ["idle baseline, 0.6 s"] and rows["available"].tolist() == [True]
+    row = rows.iloc[0]
+    assert row["duration_s"] >= 0.6
+    assert watts > 0 and watts == pytest.approx(row["energy_j"] / row["duration_s"], rel=1e-6)
 
 
 def test_net_joules_subtracts_the_idle_floor():
@@ -16,15 +21,36 @@ def test_net_joules_subtracts_the_idle_floor():
     assert net_joules(m, idle_watts=3.0) == pytest.approx(4.0)
 
 
-def test_repeat_and_spread(cache):
-    runs = repeat(lambda: time.sleep(0.12), "sleep", runs=3)
+def test_repeat_measures_each_call_in_its_own_block(cache):
+    inside = []
+
+    def work():
+        start = time.perf_counter()
+        time.sleep(0.12)
+        inside.append(time.perf_counter() - start)
+
+    runs = repeat(work, "sleep", runs=3)
+    assert len(inside) == 3  # one call per run, no more
     assert [m.label for m in runs] == ["sleep (1/3)", "sleep (2/3)", "sleep (3/3)"]
-    summary = spread(runs)
-    assert summary["mean_s"] == pytest.approx(0.12, abs=0.05) and summary["cv"] >= 0
+    assert all(m.available and m.duration_s >= seconds for m, seconds in zip(runs, inside))
+    rows = ledger.load()
+    assert rows["label"].tolist() == [m.label for m in runs]
+    assert rows["duration_s"].tolist() == pytest.approx([m.duration_s for m in runs])
+    assert spread(runs)["mean_s"] == pytest.approx(sum(m.duration_s for m in runs) / 3)
     with pytest.raises(ValueError, match="at least 2 runs"):
         repeat(lambda: None, "once", runs=1)
     with pytest.raises(ValueError, match="seconds must be > 0"):
         idle_power(0)
+
+
+def test_spread_is_the_mean_and_sample_standard_deviation():
+    runs = [Measurement("r", "USA", duration_s=s, energy_kwh=j / 3.6e6) for s, j in ((1, 10), (2, 20), (6, 30))]
+    summary = spread(runs)
+    assert summary["mean_j"] == pytest.approx(20)  # (10 + 20 + 30) / 3
+    assert summary["std_j"] == pytest.approx(10)  # sqrt((10² + 0² + 10²) / (3 - 1)): the sample deviation
+    assert summary["cv"] == pytest.approx(0.5)  # 10 / 20
+    assert summary["mean_s"] == pytest.approx(3)  # (1 + 2 + 6) / 3
+    assert summary["std_s"] == pytest.approx(7 ** 0.5)  # sqrt((2² + 1² + 3²) / 2)
 
 
 def test_tracker_overhead_times_every_variant(cache):

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -79,11 +81,20 @@ def test_registered_attention_is_used(model):
         del ATTENTION["spy"]
 
 
-def test_weights_are_tied_and_counted_once(model):
-    assert model.lm_head.weight is model.wte.weight
-    expected = sum(p.numel() for p in model.parameters())
-    assert model.num_parameters() == expected
-    assert model.num_parameters(include_embeddings=False) == expected - 97 * 32 - 24 * 32
+def test_the_head_shares_the_token_embedding_and_is_counted_once(model):
+    assert model.lm_head.weight is model.wte.weight  # one tensor, not two equal ones
+    assert model.lm_head.weight.data_ptr() == model.wte.weight.data_ptr() and model.lm_head.bias is None
+    V, T, d = 97, 24, 32  # SMALL, by hand
+    per_layer = (2 * d                     # ln_1: weight and bias
+                 + d * 3 * d + 3 * d       # attn.c_attn: q, k, v in one product, with bias
+                 + d * d + d               # attn.c_proj
+                 + 2 * d                   # ln_2
+                 + d * 4 * d + 4 * d       # mlp.c_fc
+                 + 4 * d * d + d)          # mlp.c_proj
+    assert per_layer == 12_704
+    blocks_and_final_norm = 2 * per_layer + 2 * d  # n_layer = 2, then ln_f; the head adds nothing of its own
+    assert model.num_parameters() == V * d + T * d + blocks_and_final_norm == 29_344
+    assert model.num_parameters(include_embeddings=False) == blocks_and_final_norm == 25_472
 
 
 def test_gpt2_style_init(model):
@@ -129,12 +140,29 @@ def test_greedy_sampling_and_filters():
     assert sample(logits, temperature=-1).item() == 1
     g = torch.Generator().manual_seed(0)
     assert {sample(logits, top_k=2, generator=g).item() for _ in range(200)} == {1, 3}
-    probabilities = logits.softmax(-1)[0]  # 0.64, 0.24, 0.09, 0.03 for ids 1, 3, 2, 0
-    assert probabilities[1] > 0.6
+    # probabilities 0.64, 0.24, 0.09, 0.03 for ids 1, 3, 2, 0: the nucleus is the fewest top ids reaching top_p
     assert {sample(logits, top_p=0.5, generator=g).item() for _ in range(200)} == {1}
     assert {sample(logits, top_p=0.7, generator=g).item() for _ in range(200)} == {1, 3}
+    assert {sample(logits, top_p=0.88, generator=g).item() for _ in range(400)} == {1, 3}  # 0.644 + 0.237 = 0.881
+    assert {sample(logits, top_p=0.89, generator=g).item() for _ in range(400)} == {1, 3, 2}
     with pytest.raises(ValueError, match="top_p"):
         sample(logits, top_p=0)
+
+
+def _frequencies(logits: torch.Tensor, draws: int = 20_000, **options) -> list[float]:
+    ids = sample(logits.expand(draws, -1), generator=torch.Generator().manual_seed(0), **options)
+    return (torch.bincount(ids[:, 0], minlength=logits.shape[-1]) / draws).tolist()
+
+
+def test_sampling_follows_the_softmax_of_the_logits_over_the_temperature():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    e = math.exp
+    by_hand = [x / (1 + e(1) + e(2) + e(3)) for x in (1, e(3), e(1), e(2))]  # 0.032, 0.644, 0.087, 0.237
+    assert _frequencies(logits) == pytest.approx(by_hand, abs=0.015)
+    cooler = [x / (1 + e(2) + e(4) + e(6)) for x in (1, e(6), e(2), e(4))]  # temperature 0.5: logits doubled
+    assert _frequencies(logits, temperature=0.5) == pytest.approx(cooler, abs=0.015)
+    top_two = [0, e(3) / (e(3) + e(2)), 0, e(2) / (e(3) + e(2))]  # top_k=2: ids 1 and 3, renormalized
+    assert _frequencies(logits, top_k=2) == pytest.approx(top_two, abs=0.015)
 
 
 def test_generate_restores_training_mode(model):
