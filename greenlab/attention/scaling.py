@@ -6,7 +6,8 @@
 
 Kernels are timed in turns, round by round, so that all see the same machine load; within a round each kernel
 runs a few times in a row (after one warm-up call), and the fastest call over all rounds is kept: on a shared,
-noisy machine the minimum is the most repeatable estimate of what the kernel itself costs.
+noisy machine the minimum is the most repeatable estimate of what the kernel itself costs (`time_samples` keeps
+every call, for medians and spread: `benchmarks/bench_attention.py`).
 "causal SDPA" (dense, fused) is the baseline; "masked dense" computes the full square and then masks it;
 "blocked" is `sliding_window_attention`; "flex" is FlexAttention, forward only on a CPU.
 """
@@ -62,13 +63,16 @@ def _trainable(names: list[str], backward: bool) -> list[str]:
     return keep
 
 
-def compare_times(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
-                  backward: bool = True, rounds: int = 2, repeats: int = 2) -> dict[str, dict[int, float]]:
-    """Fastest seconds per call {kernel: {length: s}}; forward + backward, or forward only."""
-    results: dict[str, dict[int, float]] = {}
+def time_samples(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64, backward: bool = True,
+                 rounds: int = 2, repeats: int = 2, dense_limit: int | None = None) -> dict[str, dict[int, list[float]]]:
+    """Seconds of every timed call {kernel: {length: [s, ...]}}, `rounds` × `repeats` per kernel and length,
+    kernels interleaved round by round. Above `dense_limit` tokens "masked dense" (the full square in memory) is
+    left out."""
+    results: dict[str, dict[int, list[float]]] = {}
     for length in lengths:
         contenders = kernels(length, window)
-        names = _trainable(list(contenders), backward)
+        names = [n for n in _trainable(list(contenders), backward)
+                 if not (n == "masked dense" and dense_limit is not None and length > dense_limit)]
         inputs = _inputs(length, heads, head_dim, grad=backward)
         for _ in range(rounds):
             for name in names:
@@ -76,10 +80,15 @@ def compare_times(lengths: list[int], window: int = 256, heads: int = 4, head_di
                 for _ in range(repeats):
                     start = time.perf_counter()
                     _run(contenders[name], inputs, backward)
-                    seconds = time.perf_counter() - start
-                    row = results.setdefault(name, {})
-                    row[length] = min(seconds, row.get(length, seconds))
+                    results.setdefault(name, {}).setdefault(length, []).append(time.perf_counter() - start)
     return results
+
+
+def compare_times(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
+                  backward: bool = True, rounds: int = 2, repeats: int = 2) -> dict[str, dict[int, float]]:
+    """Fastest seconds per call {kernel: {length: s}}; forward + backward, or forward only."""
+    samples = time_samples(lengths, window, heads, head_dim, backward, rounds, repeats)
+    return {name: {length: min(times) for length, times in row.items()} for name, row in samples.items()}
 
 
 def measure_memory(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
