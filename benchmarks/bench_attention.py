@@ -43,7 +43,7 @@ def print_table(title: str, samples: dict[str, dict[int, list[float]]]) -> dict[
             if n not in row:
                 cells.append("n/a")
                 continue
-            text = f"{middle[name][n] * 1000:.1f} ms [{min(row[n]) * 1000:.3g}-{max(row[n]) * 1000:.3g}]"
+            text = f"{middle[name][n] * 1000:.1f} ms [{min(row[n]) * 1000:.4g}-{max(row[n]) * 1000:.4g}]"
             if name != BASELINE and n in middle[BASELINE]:
                 text += f" {middle[BASELINE][n] / middle[name][n]:4.1f}x"
             cells.append(text)
