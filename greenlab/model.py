@@ -13,6 +13,8 @@ and for a sliding window (`GPTConfig.window`: each token sees only that many rec
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
@@ -167,6 +169,17 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode (no dropout) inside the block, the model's own mode again after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 def init_weights(module: nn.Module) -> None:
     """GPT-2's (and Marian's) initialisation: weights of linear layers and embeddings normal with std 0.02,
     biases zero."""
@@ -262,21 +275,19 @@ class GPT(nn.Module):
                              f"{tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__}")
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
-        was_training = self.training
-        self.eval()
         cache, fed = None, 0  # fed: how many tokens of idx the cache already holds
-        for _ in range(max_new_tokens):
-            if use_cache and idx.shape[1] <= self.config.block_size:
-                if cache is None:
-                    cache = KVCache(self.config.n_layer)
-                logits = self(idx[:, fed:], cache)
-                fed = idx.shape[1]
-            else:
-                cache = None
-                logits = self(idx[:, -self.config.block_size:])
-            next_token = sample(logits[:, -1, :], temperature, top_k, top_p, generator)
-            idx = torch.cat([idx, next_token], dim=1)
-        self.train(was_training)
+        with evaluating(self):
+            for _ in range(max_new_tokens):
+                if use_cache and idx.shape[1] <= self.config.block_size:
+                    if cache is None:
+                        cache = KVCache(self.config.n_layer)
+                    logits = self(idx[:, fed:], cache)
+                    fed = idx.shape[1]
+                else:
+                    cache = None
+                    logits = self(idx[:, -self.config.block_size:])
+                next_token = sample(logits[:, -1, :], temperature, top_k, top_p, generator)
+                idx = torch.cat([idx, next_token], dim=1)
         return idx
 
 

@@ -35,8 +35,6 @@ source tokens, target tokens and the output head, and a zero `final_logits_bias`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -44,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from greenlab.model import KVCache, causal_mask, init_weights
+from greenlab.model import KVCache, causal_mask, evaluating, init_weights
 
 if TYPE_CHECKING:
     from transformers import MarianConfig, MarianMTModel
@@ -220,17 +218,6 @@ class SourceMemory:
                              for k, v in self.keys_values], self.allowed.repeat_interleave(times, 0))
 
 
-@contextmanager
-def _evaluating(model: nn.Module) -> Iterator[None]:
-    """Eval mode (no dropout) inside the block, the model's own mode again after it."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
 class EncoderDecoder(nn.Module):
     """One shared embedding, the encoder's and the decoder's blocks, and the head tied to the embedding."""
 
@@ -327,7 +314,7 @@ class EncoderDecoder(nn.Module):
 
         hooks = [block.cross_attn.register_forward_hook(keep) for block in self.decoder]
         try:
-            with _evaluating(self):
+            with evaluating(self):
                 self(src_ids, tgt_ids)
         finally:
             for hook in hooks:
@@ -384,7 +371,7 @@ class EncoderDecoder(nn.Module):
         without, every step recomputes everything (the reference the cache is tested against)."""
         self._check_generation(src_ids, max_new_tokens)
         c = self.config
-        with _evaluating(self):
+        with evaluating(self):
             memory = self.memory(src_ids) if use_cache else None
             cache = KVCache(c.n_decoder_layer) if use_cache else None
             tokens = torch.full((src_ids.shape[0], 1), c.bos_id, device=src_ids.device)
@@ -414,7 +401,7 @@ class EncoderDecoder(nn.Module):
         self._check_generation(src_ids, max_new_tokens)
         c, B, k = self.config, src_ids.shape[0], beam_width
         device = src_ids.device
-        with _evaluating(self):
+        with evaluating(self):
             memory = self.memory(src_ids).repeat(k) if use_cache else None  # encoded once, copied per beam
             cache = KVCache(c.n_decoder_layer) if use_cache else None
             sources = src_ids.repeat_interleave(k, dim=0)  # row b · k + j is beam j of source b

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from greenlab import distributed
 from greenlab.data import check_token_ids, random_batch, sequential_batches
 from greenlab.energy import Measurement, count_flops
+from greenlab.model import evaluating
 from greenlab.settings import device
 
 
@@ -99,12 +100,10 @@ def language_model_loss(model: torch.nn.Module, inputs: torch.Tensor, targets: t
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, ids: torch.Tensor, config: TrainConfig) -> float:
     """Mean validation loss over the first `eval_batches` fixed windows of `ids`."""
-    was_training = model.training
-    model.eval()
     dev = next(model.parameters()).device
     batches = sequential_batches(ids, config.batch_size, config.block_size, config.eval_batches)
-    losses = [language_model_loss(model, x.to(dev), y.to(dev)).item() for x, y in batches]
-    model.train(was_training)
+    with evaluating(model):
+        losses = [language_model_loss(model, x.to(dev), y.to(dev)).item() for x, y in batches]
     return sum(losses) / len(losses)
 
 

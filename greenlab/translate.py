@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from greenlab.energy import measure
 from greenlab.metrics import chrf, corpus_bleu, exact_match
+from greenlab.model import evaluating
 from greenlab.seq2seq import EncoderDecoder
 from greenlab.settings import device
 from greenlab.tasks import PairVocabulary, Pairs
@@ -40,15 +41,13 @@ def seq2seq_loss(model: torch.nn.Module, src: torch.Tensor, decoder_input: torch
 def validation_loss(model: torch.nn.Module, vocabulary: PairVocabulary, pairs: Pairs, batch_size: int,
                     batches: int) -> float:
     """Mean teacher-forced loss over the first `batches` batches of `pairs`."""
-    was_training = model.training
-    model.eval()
     dev = next(model.parameters()).device
     losses = []
-    for start in range(0, min(len(pairs), batch_size * batches), batch_size):
-        src, decoder_input, labels = vocabulary.batch(pairs.sources[start:start + batch_size],
-                                                      pairs.targets[start:start + batch_size])
-        losses.append(seq2seq_loss(model, src.to(dev), decoder_input.to(dev), labels.to(dev)).item())
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, min(len(pairs), batch_size * batches), batch_size):
+            src, decoder_input, labels = vocabulary.batch(pairs.sources[start:start + batch_size],
+                                                          pairs.targets[start:start + batch_size])
+            losses.append(seq2seq_loss(model, src.to(dev), decoder_input.to(dev), labels.to(dev)).item())
     return sum(losses) / len(losses)
 
 
@@ -109,9 +108,7 @@ def translate(model: EncoderDecoder, vocabulary: PairVocabulary, sources: list[s
     """Translate `sources` with greedy decoding (beam_width 1) or beam search, `batch_size` sources at a time;
     each output stops at </s> or after `max_new_tokens` (default: as many as the decoder can read)."""
     max_new_tokens = max_new_tokens or model.config.max_target_len
-    was_training = model.training
-    model.eval()
-    dev = next(model.parameters()).device
+    dev = next(model.parameters()).device  # greedy and beam_search switch dropout off themselves
     outputs: list[str] = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start:start + batch_size]
@@ -121,7 +118,6 @@ def translate(model: EncoderDecoder, vocabulary: PairVocabulary, sources: list[s
         else:
             ids = model.beam_search(src.to(dev), beam_width=beam_width, max_new_tokens=max_new_tokens)
         outputs.extend(vocabulary.decode(row) for row in ids)
-    model.train(was_training)
     return outputs
 
 

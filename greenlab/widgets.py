@@ -12,10 +12,13 @@ import functools
 import html
 import io
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from greenlab.plots import PALETTE, visible
 from greenlab.settings import require
+
+if TYPE_CHECKING:
+    import torch
 
 LABEL_STYLE = {"description_width": "initial"}  # each label as wide as its text: never cut off
 
@@ -81,7 +84,8 @@ def token_playground(tokenizers: dict[str, Tokenizer], text: str):
                  lambda: f"{choice.value}: {token_count_line(tokenizers[choice.value], box.value)}")
 
 
-def pattern_mask(length: int, window: int, stride: int = 0, n_global: int = 0, n_random: int = 0):
+def pattern_mask(length: int, window: int, stride: int = 0, n_global: int = 0,
+                 n_random: int = 0) -> torch.Tensor:
     """The explorer's sparse-attention pattern: a causal window with global tokens, plus strided and random-block
     connections where asked (a boolean mask, query × key)."""
     from greenlab.attention import patterns
@@ -94,7 +98,7 @@ def pattern_mask(length: int, window: int, stride: int = 0, n_global: int = 0, n
     return mask
 
 
-def pattern_line(mask) -> str:
+def pattern_line(mask: torch.Tensor) -> str:
     """A pattern's density and its attention FLOPs relative to dense causal attention of the same length."""
     from greenlab.attention import patterns
 
