@@ -323,6 +323,11 @@ class EncoderDecoder(nn.Module):
 
     # --- counting ------------------------------------------------------------------------------------
 
+    @property
+    def max_target_len(self) -> int:
+        """The most tokens a translation can have, </s> included (the decoder reads <s> and all but the last)."""
+        return self.config.max_target_len
+
     def num_parameters(self, include_embeddings: bool = True) -> int:
         """Parameters (the shared embedding counted once; the sinusoidal positions are not learned)."""
         n = sum(p.numel() for p in self.parameters())
@@ -383,7 +388,7 @@ class EncoderDecoder(nn.Module):
                 finished |= next_token == c.eos_id
                 if finished.all():
                     break
-        return self._until_eos(tokens)
+        return until_eos(tokens, c.eos_id)
 
     @torch.no_grad()
     def beam_search(self, src_ids: torch.Tensor, beam_width: int, max_new_tokens: int,
@@ -426,7 +431,7 @@ class EncoderDecoder(nn.Module):
                 if finished.all():
                     break
             best_beam = scores.view(B, k).argmax(dim=-1)
-            return self._until_eos(tokens.view(B, k, -1)[torch.arange(B, device=device), best_beam])
+            return until_eos(tokens.view(B, k, -1)[torch.arange(B, device=device), best_beam], c.eos_id)
 
     def _next_token_logits(self, tokens: torch.Tensor, src_ids: torch.Tensor, memory: SourceMemory | None,
                           cache: KVCache | None) -> torch.Tensor:
@@ -447,10 +452,11 @@ class EncoderDecoder(nn.Module):
                              f"max_target_len={self.config.max_target_len}: the decoder would read <s> and "
                              f"{max_new_tokens - 1} new tokens")
 
-    def _until_eos(self, tokens: torch.Tensor) -> list[list[int]]:
-        """Each row's ids after <s> up to the first eos: eos and what follows it are left out."""
-        rows = [row[1:] for row in tokens.tolist()]
-        return [row[:row.index(self.config.eos_id)] if self.config.eos_id in row else row for row in rows]
+
+def until_eos(tokens: torch.Tensor, eos_id: int) -> list[list[int]]:
+    """Each row's ids after its first token (<s>) up to the first eos: eos and what follows it are left out."""
+    rows = [row[1:] for row in tokens.tolist()]
+    return [row[:row.index(eos_id)] if eos_id in row else row for row in rows]
 
 
 # --- Hugging Face --------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ is different: the model reads its own previous outputs, one step at a time (`Enc
 The loop shares `greenlab.train`'s schedule and optimizer (`TrainConfig`: warmup then cosine decay, AdamW,
 clipping, seeds; its `block_size` is not used, since pairs come with their own lengths) and is measured into the
 green ledger like every training run.
+
+For comparison, `DecoderOnlyTranslator` turns a GPT into a translator that reads source and target as one sequence;
+the same loop trains it and `translate` uses it (greedy decoding only).
 """
 
 from __future__ import annotations
@@ -23,11 +26,88 @@ from tqdm.auto import tqdm
 
 from greenlab.energy import measure
 from greenlab.metrics import chrf, corpus_bleu, exact_match
-from greenlab.model import evaluating
-from greenlab.seq2seq import EncoderDecoder
+from greenlab.model import GPT, GPTConfig, KVCache, evaluating
+from greenlab.seq2seq import EncoderDecoder, until_eos
 from greenlab.settings import device
 from greenlab.tasks import PairVocabulary, Pairs
 from greenlab.train import TrainConfig, TrainResult, learning_rate_at, make_optimizer
+
+
+class DecoderOnlyTranslator(torch.nn.Module):
+    """A decoder-only GPT used as a translator, for comparing it with the encoder–decoder on the same pairs.
+
+    It reads each pair as one sequence: the source, left-padded to `source_len` characters so that <s> always sits
+    at the same position, then <s> + target. Its logits at the target positions predict the target (+ </s>) as
+    the encoder–decoder's do, so the same batches, loss (`seq2seq_loss`), training loop and `translate` serve
+    both. The source is read by causal self-attention in every layer, and its positions are not trained on.
+    """
+
+    def __init__(self, gpt: GPT, source_len: int):
+        super().__init__()
+        block_size = gpt.config.block_size
+        if isinstance(source_len, bool) or not isinstance(source_len, int) or not 0 < source_len < block_size:
+            raise ValueError(f"source_len must be a whole number between 1 and block_size - 1 = {block_size - 1}, "
+                             f"got {source_len!r}")
+        self.gpt, self.source_len = gpt, source_len
+
+    @property
+    def config(self) -> GPTConfig:
+        """The GPT's config (a checkpoint records it, and loading checks it)."""
+        return self.gpt.config
+
+    @property
+    def max_target_len(self) -> int:
+        """The most tokens a translation can have, </s> included: what the context has left after the source."""
+        return self.gpt.config.block_size - self.source_len
+
+    def prompt(self, src_ids: torch.Tensor) -> torch.Tensor:
+        """Right-padded sources (B, S) as the GPT reads them: left-padded to (B, source_len)."""
+        lengths = (src_ids != PairVocabulary.PAD).sum(dim=1).tolist()
+        if max(lengths, default=0) > self.source_len:
+            raise ValueError(f"a source of {max(lengths)} tokens is longer than source_len={self.source_len}")
+        prompt = torch.full((src_ids.shape[0], self.source_len), PairVocabulary.PAD, device=src_ids.device)
+        for row, length in enumerate(lengths):
+            prompt[row, self.source_len - length:] = src_ids[row, :length]
+        return prompt
+
+    def forward(self, src_ids: torch.Tensor, tgt_ids: torch.Tensor) -> torch.Tensor:
+        """Logits (B, T, vocab) at the positions of `tgt_ids` (<s> + target), as `EncoderDecoder.forward`."""
+        return self.gpt(torch.cat([self.prompt(src_ids), tgt_ids], dim=1))[:, self.source_len:]
+
+    def num_parameters(self) -> int:
+        return self.gpt.num_parameters()
+
+    def flops_per_token(self, source_len: int | None = None, target_len: int | None = None,
+                        training: bool = False) -> float:
+        """Matrix-multiply FLOPs per target token: the GPT's for the whole sequence, source_len + T tokens (every
+        layer reads the source too), divided by the T target tokens. `source_len` is fixed by the padding, so
+        the argument is accepted and not used."""
+        T = target_len or self.max_target_len
+        length = self.source_len + T
+        return self.gpt.flops_per_token(length, training) * length / T
+
+    @torch.no_grad()
+    def greedy(self, src_ids: torch.Tensor, max_new_tokens: int) -> list[list[int]]:
+        """The most likely next token at every step, until </s> or `max_new_tokens`, with the GPT's key/value
+        cache: ids per source, as `EncoderDecoder.greedy`."""
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+                or not 1 <= max_new_tokens <= self.max_target_len:
+            raise ValueError(f"max_new_tokens must be a whole number from 1 to {self.max_target_len}, "
+                             f"got {max_new_tokens!r}")
+        bos = torch.full((src_ids.shape[0], 1), PairVocabulary.BOS, device=src_ids.device)
+        tokens = torch.cat([self.prompt(src_ids), bos], dim=1)
+        finished = torch.zeros(src_ids.shape[0], dtype=torch.bool, device=src_ids.device)
+        cache = KVCache(self.gpt.config.n_layer)
+        with evaluating(self):
+            logits = self.gpt(tokens, cache)
+            for step in range(max_new_tokens):
+                next_token = logits[:, -1].argmax(dim=-1)
+                tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+                finished |= next_token == PairVocabulary.EOS
+                if finished.all() or step == max_new_tokens - 1:
+                    break
+                logits = self.gpt(next_token[:, None], cache)
+        return until_eos(tokens[:, self.source_len:], PairVocabulary.EOS)
 
 
 def seq2seq_loss(model: torch.nn.Module, src: torch.Tensor, decoder_input: torch.Tensor,
@@ -51,7 +131,7 @@ def validation_loss(model: torch.nn.Module, vocabulary: PairVocabulary, pairs: P
     return sum(losses) / len(losses)
 
 
-def train_translator(model: EncoderDecoder, vocabulary: PairVocabulary, train_pairs: Pairs,
+def train_translator(model: EncoderDecoder | DecoderOnlyTranslator, vocabulary: PairVocabulary, train_pairs: Pairs,
                      validation_pairs: Pairs, config: TrainConfig, *, label: str = "seq2seq training",
                      progress: bool = True) -> TrainResult:
     """Train `model` in place on random batches of `train_pairs` (teacher forcing), validating on
@@ -103,11 +183,14 @@ def train_translator(model: EncoderDecoder, vocabulary: PairVocabulary, train_pa
 
 
 @torch.no_grad()
-def translate(model: EncoderDecoder, vocabulary: PairVocabulary, sources: list[str], *, beam_width: int = 1,
-              max_new_tokens: int | None = None, batch_size: int = 64) -> list[str]:
+def translate(model: EncoderDecoder | DecoderOnlyTranslator, vocabulary: PairVocabulary, sources: list[str], *,
+              beam_width: int = 1, max_new_tokens: int | None = None, batch_size: int = 64) -> list[str]:
     """Translate `sources` with greedy decoding (beam_width 1) or beam search, `batch_size` sources at a time;
     each output stops at </s> or after `max_new_tokens` (default: as many as the decoder can read)."""
-    max_new_tokens = max_new_tokens or model.config.max_target_len
+    if beam_width != 1 and not isinstance(model, EncoderDecoder):
+        raise ValueError(f"beam search (beam_width={beam_width!r}) is written for the encoder–decoder; "
+                         f"{type(model).__name__} translates greedily (beam_width=1)")
+    max_new_tokens = max_new_tokens or model.max_target_len
     dev = next(model.parameters()).device  # greedy and beam_search switch dropout off themselves
     outputs: list[str] = []
     for start in range(0, len(sources), batch_size):

@@ -207,3 +207,108 @@ def test_lab05_checks(cache, monkeypatch):
                                              TrainConfig(steps=20, block_size=64, warmup_steps=2, eval_batches=8)))
     assert not too_short.passed and "the loss must not be more than 1 % above" in too_short.message
     assert trained == ["lab05: baseline", "lab05 check: yours", "lab05 check: yours"]  # the baseline measured once
+
+
+def test_lab06_checks_accept_the_library_and_reject_mistakes():
+    import math
+
+    from greenlab import metrics
+    from greenlab.exercises import lab06
+
+    def attention(q, k, v, mask, scale=True, masked=True):
+        scores = q @ k.transpose(-2, -1) / (math.sqrt(q.shape[-1]) if scale else 1)
+        if masked:
+            scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        return scores.softmax(-1) @ v, scores.softmax(-1)
+
+    assert lab06.check_cross_attention(attention).passed
+    unscaled = lab06.check_cross_attention(lambda *args: attention(*args, scale=False))
+    assert not unscaled.passed and "Hint" in unscaled.message
+    assert not lab06.check_cross_attention(lambda *args: attention(*args, masked=False)).passed
+    assert "not implemented" in lab06.check_cross_attention(_not_implemented_function).message
+
+    def unclipped(hypothesis, reference, n):
+        wanted, found = metrics.ngrams(reference, n), metrics.ngrams(hypothesis, n)
+        return sum(count for gram, count in found.items() if gram in wanted), sum(found.values())
+
+    assert lab06.check_modified_precision(metrics.modified_precision).passed
+    assert not lab06.check_modified_precision(unclipped).passed
+    negative_total = lab06.check_modified_precision(lambda h, r, n: (metrics.modified_precision(h, r, n)[0],
+                                                                     len(h) - n + 1))
+    assert not negative_total.passed and "expected 0, got -1" in negative_total.message
+    assert "not implemented" in lab06.check_modified_precision(_not_implemented_function).message
+
+    assert lab06.check_brevity_penalty(metrics.brevity_penalty).passed
+    empty = lab06.check_brevity_penalty(lambda h, r: 1.0 if h >= r else math.exp(1 - r / h))
+    assert not empty.passed and "ZeroDivisionError" in empty.message
+    assert not lab06.check_brevity_penalty(lambda h, r: math.exp(1 - r / h) if h else 0.0).passed  # longer: > 1
+    assert not lab06.check_brevity_penalty(lambda h, r: 1.0 if h >= r else (math.exp(1 - h / r) if h else 0.0)).passed
+    assert "not implemented" in lab06.check_brevity_penalty(_not_implemented_function).message
+
+
+def _greedy(model, src_ids, max_new_tokens, stop_when="all", keep_bos=False):
+    """Greedy decoding written out (the lab's solution), with the mistakes the check must catch as options."""
+    c = model.config
+    memory = model.memory(src_ids)
+    tokens = torch.full((src_ids.shape[0], 1), c.bos_id)
+    finished = torch.zeros(src_ids.shape[0], dtype=torch.bool)
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            next_token = model.decode(tokens, memory)[:, -1].argmax(dim=-1)
+            tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+            finished |= next_token == c.eos_id
+            if (stop_when == "all" and finished.all()) or (stop_when == "any" and finished.any()):
+                break
+    rows = tokens.tolist() if keep_bos else [row[1:] for row in tokens.tolist()]
+    return rows if stop_when == "never" else [row[:row.index(c.eos_id)] if c.eos_id in row else row for row in rows]
+
+
+def test_lab06_greedy_decode_check():
+    from greenlab.exercises import lab06
+
+    threads = torch.get_num_threads()
+    assert lab06.check_greedy_decode(_greedy).passed
+    assert lab06.check_greedy_decode(lambda model, src, n: model.greedy(src, n, use_cache=False)).passed
+    never_stops = lab06.check_greedy_decode(lambda model, src, n: _greedy(model, src, n, stop_when="never"))
+    assert not never_stops.passed and "Hint" in never_stops.message
+    assert not lab06.check_greedy_decode(lambda model, src, n: _greedy(model, src, n, stop_when="any")).passed
+    assert not lab06.check_greedy_decode(lambda model, src, n: _greedy(model, src, n, keep_bos=True)).passed
+    assert "not implemented" in lab06.check_greedy_decode(_not_implemented_function).message
+    with lab06.one_thread():
+        for seed in range(3):  # some outputs stop at </s> and others go on
+            model, src_ids, max_new_tokens = lab06.greedy_case(torch.Generator().manual_seed(seed))
+            lengths = [len(row) for row in model.greedy(src_ids, max_new_tokens)]
+            assert len(set(lengths)) > 1 and min(lengths) < max_new_tokens
+    assert torch.get_num_threads() == threads
+
+
+def test_lab06_prediction_and_measurement_checks():
+    from greenlab.energy import Measurement
+    from greenlab.exercises import lab06
+
+    assert lab06.check_predicted_ratio(lambda: 3.0).passed
+    assert lab06.check_predicted_ratio(lambda: 4).passed
+    assert "not implemented" in lab06.check_predicted_ratio(_not_implemented_experiment).message
+    for prediction in (None, -1.0, 0, float("nan"), float("inf"), True, "3"):
+        result = lab06.check_predicted_ratio(lambda: prediction)
+        assert not result.passed and "positive number" in result.message
+
+    def measured(joules):
+        return Measurement("decoding", "USA", energy_kwh=2 * joules / 3.6e6, cpu_kwh=joules / 3.6e6,
+                           ram_kwh=joules / 3.6e6, method="estimated", available=True)
+
+    greedy, beam = measured(2.0), measured(5.0)
+    good = {"greedy": greedy, "beam": beam, "measured_ratio": beam.dynamic_j / greedy.dynamic_j}
+    assert lab06.check_beam_energy(good).passed
+    typed_in = lab06.check_beam_energy({**good, "measured_ratio": 2.4})
+    assert not typed_in.passed and "not typed in" in typed_in.message
+    stub = lab06.check_beam_energy({})  # the student version's measurement cell raised before defining anything
+    assert not stub.passed and "not implemented" in stub.message and "measured_ratio are not defined" in stub.message
+    assert "beam, measured_ratio are not defined" in lab06.check_beam_energy({"greedy": greedy}).message
+    assert not lab06.check_beam_energy({**good, "beam": 5.0}).passed
+    unmeasured = Measurement("decoding", "USA", method="unavailable: tracker failed to start")
+    assert "was not measured" in lab06.check_beam_energy({**good, "greedy": unmeasured}).message
+
+
+def _not_implemented_function(*args):
+    raise NotImplementedError("Exercise: write your code here")

@@ -93,3 +93,10 @@ def test_make_test_runs_every_notebook_again_on_another_cpu_path():
     assert "$(FOREIGN_CPU) $(PYTEST) notebooks labs" in test_recipe
     assert "FOREIGN_CPU := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2" in makefile
     assert "TORCHINDUCTOR_CACHE_DIR=" in makefile  # compiled kernels are not shared between the two CPU paths
+
+
+def test_the_course_table_links_every_notebook_and_lab():
+    readme = (ROOT / "README.md").read_text()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb")):
+        link = f"]({path.parent.name}/{path.name})"
+        assert link in readme, f"README's course table does not link {path.parent.name}/{path.name}"

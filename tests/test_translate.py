@@ -2,10 +2,11 @@ import pytest
 import torch
 
 from greenlab import ledger
-from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig
+from greenlab.model import GPT, GPTConfig
+from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig, until_eos
 from greenlab.tasks import PairVocabulary, Pairs
 from greenlab.train import TrainConfig
-from greenlab.translate import scores, train_translator, translate
+from greenlab.translate import DecoderOnlyTranslator, scores, train_translator, translate
 
 PAIRS = Pairs(["ab", "ba", "aa", "bb"], ["xy", "yx", "xx", "yy"])  # every source 2 tokens, every target 2 (+ 1)
 
@@ -55,3 +56,49 @@ def test_a_source_longer_than_the_context_is_named(one_thread):
     vocabulary = PairVocabulary(PAIRS)
     with pytest.raises(ValueError, match="max_source_len"):
         translate(tiny_model(vocabulary), vocabulary, ["ab" * 10])
+
+
+def tiny_decoder_only(vocabulary: PairVocabulary, source_len: int = 3) -> DecoderOnlyTranslator:
+    torch.manual_seed(0)
+    return DecoderOnlyTranslator(GPT(GPTConfig(vocab_size=vocabulary.vocab_size, block_size=source_len + 8,
+                                               n_layer=1, n_head=2, n_embd=32)), source_len)
+
+
+def test_the_decoder_only_translator_reads_the_source_left_padded_then_the_target():
+    vocabulary = PairVocabulary(PAIRS)
+    model = tiny_decoder_only(vocabulary).eval()
+    src, decoder_input, _ = vocabulary.batch(["a", "ab"], ["x", "xy"])
+    a, b, x, y = (vocabulary.stoi[ch] for ch in "abxy")
+    P, S = PairVocabulary.PAD, PairVocabulary.BOS
+    assert model.prompt(src).tolist() == [[P, P, a], [P, a, b]]
+    sequences = torch.tensor([[P, P, a, S, x, P], [P, a, b, S, x, y]])
+    assert torch.equal(model(src, decoder_input), model.gpt(sequences)[:, 3:])
+    # FLOPs: the GPT's for the whole sequence (source_len + T tokens), shared among the T target tokens
+    assert model.flops_per_token(2, 3) * 3 == model.gpt.flops_per_token(6) * 6
+
+
+def test_the_decoder_only_translator_learns_pairs_and_decodes_as_gpt_generate(cache, one_thread):
+    vocabulary = PairVocabulary(PAIRS)
+    model = tiny_decoder_only(vocabulary)
+    config = TrainConfig(steps=150, batch_size=8, learning_rate=1e-2, min_learning_rate=1e-3, warmup_steps=10,
+                         eval_interval=150, eval_batches=1)
+    result = train_translator(model, vocabulary, PAIRS, PAIRS, config, label="tiny decoder-only", progress=False)
+    assert result.measurement.flops == pytest.approx(150 * model.flops_per_token(2, 3, training=True) * 3 * 8)
+    assert translate(model, vocabulary, PAIRS.sources) == PAIRS.targets
+    src, _, _ = vocabulary.batch(["ab", "b"], ["", ""])
+    start = torch.cat([model.prompt(src), torch.full((2, 1), PairVocabulary.BOS)], dim=1)
+    generated = model.gpt.generate(start, max_new_tokens=5, temperature=0)[:, model.source_len:]
+    assert model.greedy(src, max_new_tokens=5) == until_eos(generated, PairVocabulary.EOS)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, v: DecoderOnlyTranslator(m.gpt, 11), "source_len must be a whole number between 1 and"),
+    (lambda m, v: translate(m, v, ["abab"]), "a source of 4 tokens is longer than source_len=3"),
+    (lambda m, v: translate(m, v, ["ab"], beam_width=3), "beam search .beam_width=3. is written for the "
+                                                         "encoder–decoder"),
+    (lambda m, v: translate(m, v, ["ab"], max_new_tokens=9), "max_new_tokens must be a whole number from 1 to 8"),
+])
+def test_bad_decoder_only_input_is_named(call, message):
+    vocabulary = PairVocabulary(PAIRS)
+    with pytest.raises(ValueError, match=message):
+        call(tiny_decoder_only(vocabulary), vocabulary)

@@ -1,11 +1,14 @@
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 import torch
 
 from greenlab import zoo
-from greenlab.train import save_checkpoint
+from greenlab.model import GPTConfig
+from greenlab.seq2seq import Seq2SeqConfig
+from greenlab.train import TrainConfig, save_checkpoint
+from greenlab.translate import translate
 
 
 def test_trains_once_then_loads_from_the_cache(tiny):
@@ -87,3 +90,49 @@ def test_a_recipe_round_trips_through_its_dict_and_a_bad_one_is_named():
         zoo.Recipe.from_dict({"name": "x"})
     with pytest.raises(ValueError, match="not a recipe: expected a JSON object, got list"):
         zoo.Recipe.from_dict([1, 2])
+
+
+@pytest.fixture
+def tiny_translators(cache, monkeypatch):
+    """Two test-size translators on the numbers task: an encoder–decoder and a decoder-only GPT."""
+    training = TrainConfig(steps=4, batch_size=4, warmup_steps=1, eval_interval=2, eval_batches=1)
+    recipes = {
+        "tiny-translator": zoo.TranslatorRecipe(
+            "tiny-translator", "test size", "numbers",
+            Seq2SeqConfig(vocab_size=34, d_model=16, n_head=2, n_encoder_layer=1, n_decoder_layer=1, d_ff=32,
+                          max_source_len=8, max_target_len=72), training),
+        "tiny-decoder-only": zoo.TranslatorRecipe(
+            "tiny-decoder-only", "test size", "numbers",
+            GPTConfig(vocab_size=34, block_size=80, n_layer=1, n_head=2, n_embd=16), training, source_len=8)}
+    monkeypatch.setattr(zoo, "TRANSLATORS", recipes)
+    return recipes
+
+
+@pytest.mark.parametrize("name", ["tiny-translator", "tiny-decoder-only"])
+def test_a_translator_trains_once_then_loads_from_the_cache(tiny_translators, name):
+    first = zoo.load_translator(name, progress=False)
+    assert first.trained_now and first.history["measurement"]["label"] == f"zoo: train {name}"
+    assert first.history["vocabulary"] == first.vocabulary.itos and len(first.task.train) == 20_000
+    second = zoo.load_translator(name)
+    assert not second.trained_now and second.history["train_losses"] == first.history["train_losses"]
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
+    sources = first.task.test.sources[:3]
+    assert translate(second.model, second.vocabulary, sources) == translate(first.model, first.vocabulary, sources)
+
+
+def test_a_damaged_translator_is_named_and_retrained(tiny_translators):
+    zoo.load_translator("tiny-translator", progress=False)
+    path = zoo.cache_dir() / "zoo" / "tiny-translator" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-64] + b"\xff" * 64)
+    with pytest.warns(UserWarning, match="model.safetensors is missing or differs.*training"):
+        assert zoo.load_translator("tiny-translator", progress=False).trained_now
+
+
+def test_a_translator_recipe_must_fit_its_task(tiny_translators):
+    recipe = tiny_translators["tiny-translator"]
+    tiny_translators["tiny-translator"] = replace(recipe, model=replace(recipe.model, vocab_size=40))
+    with pytest.raises(ValueError, match="vocab_size=40, but the 'numbers' task has 34 tokens"):
+        zoo.load_translator("tiny-translator", progress=False)
+    with pytest.raises(ValueError, match="unknown translator 'giant'; the zoo has: tiny-translator"):
+        zoo.load_translator("giant")
