@@ -19,6 +19,9 @@ with no match counts as 1 / 2^k matches) and averages only the orders the senten
 `corpus_bleu(hypotheses, [references]).score` and `sentence_bleu(hypothesis, [reference]).score` with its defaults;
 `tests/test_metrics.py` checks it on random text. Report BLEU with sacrebleu's signature (`bleu_signature`):
 a score with another tokenizer or smoothing is another number.
+
+Generated code is scored by running it: `pass_at_k` is the chance that at least one of k programs passes its
+problem's unit tests, estimated from n programs generated per problem.
 """
 
 from __future__ import annotations
@@ -172,3 +175,26 @@ def chrf(hypotheses: list[str], references: list[str]) -> float:
 
     _check_pairs(hypotheses, references)
     return sacrebleu.corpus_chrf(hypotheses, [references]).score
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """pass@k (0-1): the chance that at least one of k programs, drawn without replacement from n generated for a
+    problem of which c pass its unit tests, passes. The unbiased estimator of the Codex paper (Chen et al., 2021,
+    "Evaluating Large Language Models Trained on Code"), 1 - C(n - c, k) / C(n, k), computed as the product
+    1 - (1 - k/(n - c + 1)) · ... · (1 - k/n), which never forms the binomials (they overflow a float for n in the
+    hundreds). Average it over problems for a benchmark's pass@k."""
+    for name, value in (("n", n), ("c", c), ("k", k)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"pass_at_k takes whole numbers: {name} = {value!r}")
+    if n < 1:
+        raise ValueError(f"n (programs generated) must be at least 1, got {n}")
+    if not 0 <= c <= n:
+        raise ValueError(f"c (programs that pass) must be between 0 and n = {n}, got {c}")
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and n = {n} (a draw of k programs from the n generated), got {k}")
+    if n - c < k:  # every draw of k holds a passing program
+        return 1.0
+    none_pass = 1.0
+    for i in range(n - c + 1, n + 1):
+        none_pass *= 1 - k / i
+    return 1 - none_pass

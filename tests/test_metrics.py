@@ -1,4 +1,6 @@
+import itertools
 import math
+from fractions import Fraction
 
 import pytest
 import sacrebleu
@@ -6,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
+from greenlab import metrics
 from greenlab.metrics import (BleuCounts, bleu_signature, brevity_penalty, chrf, corpus_bleu, exact_match,
                               modified_precision, sentence_bleu, tokenize_13a)
 
@@ -94,3 +97,32 @@ def test_signature_names_the_tokenizer_and_smoothing():
 def test_bad_input_is_named(hypotheses, references, error, message):
     with pytest.raises(error, match=message):
         corpus_bleu(hypotheses, references)
+
+
+@pytest.mark.parametrize("n, c", [(1, 0), (1, 1), (5, 0), (5, 2), (6, 3), (7, 7), (8, 1)])
+def test_pass_at_k_is_the_share_of_draws_that_hold_a_passing_program(n, c):
+    programs = [True] * c + [False] * (n - c)
+    for k in range(1, n + 1):
+        draws = list(itertools.combinations(programs, k))
+        assert metrics.pass_at_k(n, c, k) == pytest.approx(sum(any(d) for d in draws) / len(draws), abs=1e-12)
+
+
+def test_pass_at_k_equals_the_binomial_formula_where_the_binomials_overflow_a_float():
+    for n, c, k in [(200, 3, 10), (500, 1, 1), (2000, 30, 1000), (2000, 1990, 5), (1000, 0, 7)]:
+        exact = 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
+        assert metrics.pass_at_k(n, c, k) == pytest.approx(float(exact), rel=1e-9, abs=1e-12)
+    assert math.comb(2000, 1000) > 1e308  # float(C(2000, 1000)) would overflow
+    assert metrics.pass_at_k(10, 3, 1) == pytest.approx(0.3)  # pass@1 is the share of passing programs
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((5, 2, 6), ValueError, "k must be between 1 and n = 5 .*got 6"),
+    ((5, 2, 0), ValueError, "k must be between 1 and n = 5"),
+    ((5, 6, 1), ValueError, "c .programs that pass. must be between 0 and n = 5, got 6"),
+    ((0, 0, 1), ValueError, "n .programs generated. must be at least 1, got 0"),
+    ((5, 2.0, 1), TypeError, "c = 2.0"),
+    ((5, True, 1), TypeError, "c = True"),
+])
+def test_bad_pass_at_k_arguments_are_named(args, error, message):
+    with pytest.raises(error, match=message):
+        metrics.pass_at_k(*args)
