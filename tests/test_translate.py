@@ -9,6 +9,8 @@ from greenlab.train import TrainConfig
 from greenlab.translate import DecoderOnlyTranslator, scores, train_translator, translate
 
 PAIRS = Pairs(["ab", "ba", "aa", "bb"], ["xy", "yx", "xx", "yy"])  # every source 2 tokens, every target 2 (+ 1)
+TINY_TRAINING = TrainConfig(steps=150, batch_size=8, learning_rate=1e-2, min_learning_rate=1e-3, warmup_steps=10,
+                            eval_interval=50, eval_batches=1)  # enough for a tiny model to learn PAIRS by heart
 
 
 @pytest.fixture
@@ -29,9 +31,8 @@ def tiny_model(vocabulary: PairVocabulary) -> EncoderDecoder:
 def test_a_trained_translator_reproduces_its_pairs_and_its_run_is_measured(cache, one_thread):
     vocabulary = PairVocabulary(PAIRS)
     model = tiny_model(vocabulary)
-    config = TrainConfig(steps=150, batch_size=8, learning_rate=1e-2, min_learning_rate=1e-3, warmup_steps=10,
-                         eval_interval=50, eval_batches=1)
-    result = train_translator(model, vocabulary, PAIRS, PAIRS, config, label="tiny translator", progress=False)
+    result = train_translator(model, vocabulary, PAIRS, PAIRS, TINY_TRAINING, label="tiny translator",
+                              progress=False)
     assert [v["step"] for v in result.validation] == [50, 100, 150]
     assert result.final_val_loss < 0.05 < result.train_losses[0]
     for beam_width in (1, 3):
@@ -80,9 +81,8 @@ def test_the_decoder_only_translator_reads_the_source_left_padded_then_the_targe
 def test_the_decoder_only_translator_learns_pairs_and_decodes_as_gpt_generate(cache, one_thread):
     vocabulary = PairVocabulary(PAIRS)
     model = tiny_decoder_only(vocabulary)
-    config = TrainConfig(steps=150, batch_size=8, learning_rate=1e-2, min_learning_rate=1e-3, warmup_steps=10,
-                         eval_interval=150, eval_batches=1)
-    result = train_translator(model, vocabulary, PAIRS, PAIRS, config, label="tiny decoder-only", progress=False)
+    result = train_translator(model, vocabulary, PAIRS, PAIRS, TINY_TRAINING, label="tiny decoder-only",
+                              progress=False)
     assert result.measurement.flops == pytest.approx(150 * model.flops_per_token(2, 3, training=True) * 3 * 8)
     assert translate(model, vocabulary, PAIRS.sources) == PAIRS.targets
     src, _, _ = vocabulary.batch(["ab", "b"], ["", ""])
