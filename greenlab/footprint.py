@@ -25,6 +25,7 @@ from greenlab.energy import check_country, grid_intensity
 from greenlab.settings import DATA_DIR
 
 PUBLISHED_FOOTPRINTS = DATA_DIR / "published_footprints.csv"
+PUBLISHED_INFERENCE = DATA_DIR / "published_inference.csv"
 HARDWARE = DATA_DIR / "hardware.csv"
 CLOUD_PRICES = DATA_DIR / "cloud_prices.csv"
 GRID_HOURLY = DATA_DIR / "grid_hourly_intensity.csv"
@@ -64,6 +65,13 @@ def co2eq_kg(kwh: float, grid_gco2_per_kwh: float) -> float:
 def published_footprints() -> pd.DataFrame:
     """Published training footprints (data/published_footprints.csv), one row per model, with sources."""
     return pd.read_csv(PUBLISHED_FOOTPRINTS).set_index("model")
+
+
+def published_inference() -> pd.DataFrame:
+    """Published energy per 1,000 inferences (data/published_inference.csv), one row per task, with the hardware,
+    the method and the source; `joules_per_1000_queries` is the kWh figure converted (1 kWh = 3.6 MJ)."""
+    table = pd.read_csv(PUBLISHED_INFERENCE).set_index("task")
+    return table.assign(joules_per_1000_queries=table["kwh_per_1000_queries"] * 3.6e6)
 
 
 def hardware_table() -> pd.DataFrame:

@@ -4,6 +4,7 @@
     runs = repeat(work, "matmul", runs=5)        # five measurements of the same work
     print(spread(runs))                          # mean, standard deviation, coefficient of variation (J)
     net_joules(runs[0], idle)                    # energy of the work alone: minus idle power × its duration
+    cost_of_uses(answer_all, "answer 63 questions").joules_per_1000   # a service's energy per 1,000 uses
 
 An energy tracker reports everything drawn while a block runs, including an idle floor that the work did not
 cause: with hardware counters (RAPL), the static power of the CPU package and memory; under codecarbon's estimate,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 from greenlab.energy import Measurement, measure
@@ -78,3 +80,48 @@ def tracker_overhead(workload: Callable[[], object], rounds: int = 5) -> dict[st
             fn()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+@dataclass(frozen=True)
+class UseCost:
+    """What `uses` uses of a service cost in one measured run (time and energy), per 1,000 uses."""
+
+    uses: int
+    measurement: Measurement
+
+    @property
+    def seconds_per_1000(self) -> float:
+        return self.measurement.duration_s / self.uses * 1000
+
+    @property
+    def joules_per_1000(self) -> float:
+        return self.measurement.energy_j / self.uses * 1000
+
+    @property
+    def dynamic_joules_per_1000(self) -> float:
+        """The dynamic part alone (CPU, GPU): what follows the work, without the RAM model's constant."""
+        return self.measurement.dynamic_j / self.uses * 1000
+
+
+def cost_of_uses(run: Callable[[], int], label: str, runs: int = 3, min_seconds: float = 2.0) -> UseCost:
+    """The energy of a service per use. `run()` serves some uses and returns how many; after one unmeasured
+    warm-up call it is called again and again for at least `min_seconds` (whole calls: long enough for the energy
+    tracker), in `runs` measured runs, and the run with the median dynamic energy per use is kept."""
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1 or runs % 2 == 0:
+        raise ValueError(f"runs must be an odd whole number >= 1 (so that one run is the median), got {runs!r}")
+    if not min_seconds > 0:
+        raise ValueError(f"min_seconds must be > 0, got {min_seconds!r}")
+    run()  # warm-up: first calls pay for allocation and caches that later calls reuse
+    costs = []
+    for attempt in range(runs):
+        uses = 0
+        with measure(f"{label} ({attempt + 1}/{runs})") as m:
+            start = time.perf_counter()
+            while uses == 0 or time.perf_counter() - start < min_seconds:
+                served = run()
+                if isinstance(served, bool) or not isinstance(served, int) or served < 1:
+                    raise ValueError(f"run() must return how many uses it served (a whole number >= 1), "
+                                     f"got {served!r}")
+                uses += served
+        costs.append(UseCost(uses, m))
+    return sorted(costs, key=lambda cost: cost.measurement.dynamic_j / cost.uses)[runs // 2]

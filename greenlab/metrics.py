@@ -20,6 +20,9 @@ with no match counts as 1 / 2^k matches) and averages only the orders the senten
 `tests/test_metrics.py` checks it on random text. Report BLEU with sacrebleu's signature (`bleu_signature`):
 a score with another tokenizer or smoothing is another number.
 
+An answer to a question is scored against a reference phrase: `contains_answer` asks for it word for word,
+`answer_word_recall` gives credit for each of its words the reply has.
+
 Generated code is scored by running it: `pass_at_k` is the chance that at least one of k programs passes its
 problem's unit tests, estimated from n programs generated per problem.
 """
@@ -41,6 +44,7 @@ _13A_RULES = [
     (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),
     (re.compile(r"([0-9])(-)"), r"\1 \2 "),
 ]
+_WORD = re.compile(r"\w+")  # a word for answer_word_recall: letters, digits, underscores
 _ENTITIES = {"&quot;": '"', "&amp;": "&", "&lt;": "<", "&gt;": ">"}
 
 
@@ -175,6 +179,24 @@ def chrf(hypotheses: list[str], references: list[str]) -> float:
 
     _check_pairs(hypotheses, references)
     return sacrebleu.corpus_chrf(hypotheses, [references]).score
+
+
+def contains_answer(reply: str, answer: str) -> bool:
+    """Whether `reply` holds the answer phrase word for word: case is ignored, and any run of whitespace (a line
+    break included) counts as one space. A strict test: a reply that says the same in other words fails it."""
+    if not isinstance(answer, str) or not answer.split():
+        raise ValueError(f"the answer must be a non-empty phrase, got {answer!r}")
+    return " ".join(answer.lower().split()) in " ".join(reply.lower().split())
+
+
+def answer_word_recall(reply: str, answer: str) -> float:
+    """The share (0-1) of the answer's distinct words (runs of letters and digits, lower-cased) found anywhere in
+    `reply`: partial credit, where `contains_answer` gives none. Words in any order count, so it flatters a reply
+    that merely repeats the question's vocabulary; read it beside `contains_answer`."""
+    answer_words = set(_WORD.findall(answer.lower()))
+    if not answer_words:
+        raise ValueError(f"the answer must contain a word, got {answer!r}")
+    return len(answer_words & set(_WORD.findall(reply.lower()))) / len(answer_words)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

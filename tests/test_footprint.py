@@ -103,3 +103,12 @@ def test_start_hours_average_the_hours_a_job_covers():
         footprint.start_hours("Mars", 2)
     with pytest.raises(ValueError, match="hours must be a whole number of hours from 1 to 24, got 30"):
         footprint.start_hours("France", 30)
+
+
+def test_published_inference_figure_has_its_source_hardware_and_method():
+    table = footprint.published_inference()
+    generation = table.loc["text generation"]
+    assert generation.kwh_per_1000_queries == 0.047
+    assert generation.joules_per_1000_queries == pytest.approx(0.047 * 3.6e6)
+    assert "A100" in generation.hardware and "CodeCarbon" in generation.method
+    assert "Power Hungry Processing" in generation.source and "doi:" in generation.source

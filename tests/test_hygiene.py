@@ -1,10 +1,11 @@
 import time
+from contextlib import contextmanager
 
 import pytest
 
-from greenlab import ledger
+from greenlab import hygiene, ledger
 from greenlab.energy import Measurement
-from greenlab.hygiene import idle_power, net_joules, repeat, spread, tracker_overhead
+from greenlab.hygiene import cost_of_uses, idle_power, net_joules, repeat, spread, tracker_overhead
 
 
 def test_idle_power_is_the_energy_of_a_measured_sleep_divided_by_its_duration(cache):
@@ -57,3 +58,49 @@ def test_tracker_overhead_times_every_variant(cache):
     times = tracker_overhead(lambda: time.sleep(0.01), rounds=1)
     assert set(times) == {"bare", "measure()", "measure(count_flops=True)"}
     assert times["measure()"] >= times["bare"]
+
+
+def test_cost_of_uses_counts_every_use_of_whole_calls(cache):
+    calls = []
+
+    def serve() -> int:  # three uses per call
+        calls.append(1)
+        time.sleep(0.02)
+        return 3
+
+    cost = cost_of_uses(serve, "serve", runs=3, min_seconds=0.1)
+    assert ledger.load()["label"].tolist() == ["serve (1/3)", "serve (2/3)", "serve (3/3)"]
+    assert cost.uses % 3 == 0 and cost.uses >= 3 * 5  # whole calls of 20 ms, for at least 0.1 s
+    assert len(calls) >= 1 + 3 * 5  # the warm-up call, then at least 5 calls in each run
+    assert cost.measurement.duration_s >= 0.1
+    assert cost.seconds_per_1000 == pytest.approx(cost.measurement.duration_s / cost.uses * 1000)
+    assert cost.joules_per_1000 == pytest.approx(cost.measurement.energy_j / cost.uses * 1000)
+    assert cost.dynamic_joules_per_1000 == pytest.approx(cost.measurement.dynamic_j / cost.uses * 1000)
+
+
+def test_cost_of_uses_keeps_the_run_with_the_median_dynamic_energy_per_use(monkeypatch):
+    cpu_joules = iter([9.0, 1.0, 4.0])  # per run; each run serves one call of 2 uses
+
+    @contextmanager
+    def fake_measure(label):
+        m = Measurement(label, "USA")
+        yield m
+        m.cpu_kwh = m.energy_kwh = next(cpu_joules) / 3.6e6
+
+    monkeypatch.setattr(hygiene, "measure", fake_measure)
+    cost = cost_of_uses(lambda: 2, "fake", runs=3, min_seconds=1e-9)
+    assert cost.uses == 2 and cost.measurement.label == "fake (3/3)"
+    assert cost.dynamic_joules_per_1000 == pytest.approx(4.0 / 2 * 1000)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"runs": 2}, "odd whole number"), ({"runs": 0}, "odd whole number"),
+                                             ({"min_seconds": 0}, "min_seconds must be > 0")])
+def test_cost_of_uses_bad_arguments_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cost_of_uses(lambda: 1, "x", **kwargs)
+
+
+@pytest.mark.parametrize("served", [0, None, 1.5, True])
+def test_cost_of_uses_needs_the_number_of_uses_served(cache, served):
+    with pytest.raises(ValueError, match=f"got {served!r}"):
+        cost_of_uses(lambda: served, "bad", runs=1, min_seconds=0.01)

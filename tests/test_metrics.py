@@ -126,3 +126,32 @@ def test_pass_at_k_equals_the_binomial_formula_where_the_binomials_overflow_a_fl
 def test_bad_pass_at_k_arguments_are_named(args, error, message):
     with pytest.raises(error, match=message):
         metrics.pass_at_k(*args)
+
+
+@pytest.mark.parametrize("reply, found", [
+    ('"pass" is a null operation — when it is executed', True),
+    ('"pass" is a\n   NULL   operation', True),          # case and whitespace runs are ignored
+    ("pass is an operation that is null", False),         # the same words in another order
+    ("is a null", False),                                  # part of the phrase
+])
+def test_contains_answer_asks_for_the_phrase_word_for_word(reply, found):
+    assert metrics.contains_answer(reply, "is a null operation") is found
+
+
+@pytest.mark.parametrize("reply, recall", [
+    ("It is a null operation.", 1.0),
+    ("pass is an operation that is null", 0.75),          # is, null, operation: 3 of 4 distinct words
+    ("NULL", 0.25),
+    ("", 0.0),
+])
+def test_answer_word_recall_is_the_share_of_the_answers_distinct_words(reply, recall):
+    assert metrics.answer_word_recall(reply, "is a null operation is") == recall
+
+
+@pytest.mark.parametrize("answer", ["", "  \n", "—"])
+def test_an_answer_without_words_is_a_clear_error(answer):
+    with pytest.raises(ValueError, match="answer must"):
+        metrics.answer_word_recall("text", answer)
+    if not answer.strip():
+        with pytest.raises(ValueError, match="answer must be a non-empty phrase"):
+            metrics.contains_answer("text", answer)

@@ -1,0 +1,166 @@
+"""Questions about the documentation, answered three ways, each scored and measured per 1,000 questions.
+
+    questions = load_questions()                              # 63 questions written for the course
+    index = BM25Index(documentation_passages())
+    bm25 = Retrieve(index)                                    # reply: the best passage, word for word
+    gpt = Generate(model, tokenizer)                          # reply: the course GPT continuing the question
+    rag = RetrieveThenGenerate(index, model, tokenizer)       # reply: the GPT continuing passage + question
+    replies = answer_all(bm25, questions); score(replies, questions)
+    cost_of_uses(lambda: len(answer_all(bm25, questions)), "BM25").joules_per_1000
+
+This is the "customer service" job: a user asks, the service replies. Each question in
+`data/pydoc_questions.json` names the topic of the Python reference written to answer it and a phrase quoted
+from that topic (the *answer*). A reply is scored by whether it holds the answer phrase word for word
+(`metrics.contains_answer`) and by the share of the answer's words it holds (`metrics.answer_word_recall`).
+Several topics repeat each other's text ("compound" holds "if", "for", "try", ...), so a passage from another
+topic that holds the phrase counts too.
+
+The GPT's prompt is cut to the last `block_size - new_tokens` tokens, so that the prompt and its continuation
+fit the model's context together: a long passage loses its beginning, never the question at its end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from greenlab.data import clean_text, read_pydoc_topics
+from greenlab.metrics import answer_word_recall, contains_answer
+from greenlab.model import GPT
+from greenlab.retrieval import BM25Index, Passage, split_passages
+from greenlab.settings import DATA_DIR
+from greenlab.tokenizer import BPETokenizer
+
+QUESTIONS = DATA_DIR / "pydoc_questions.json"
+FIELDS = ("question", "topic", "answer")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A user's question, the topic written to answer it, and the answer phrase quoted from that topic."""
+
+    question: str
+    topic: str
+    answer: str
+
+
+def documentation_topics() -> dict[str, str]:
+    """The default corpus's topics, cleaned as for training: {topic: text}."""
+    return {topic: clean_text(text) for topic, text in read_pydoc_topics().items()}
+
+
+def documentation_passages(size: int = 60, stride: int = 30) -> list[Passage]:
+    """The documentation cut into overlapping windows of words (see `retrieval.split_passages`)."""
+    return split_passages(documentation_topics(), size, stride)
+
+
+def load_questions(path: str | Path = QUESTIONS) -> list[Question]:
+    """The question set, each entry checked: the three fields as non-empty text, a topic of the documentation,
+    an answer phrase that the topic holds, and no question twice. A ValueError names the entry."""
+    path = Path(path)
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read the question set {path}: {error}") from None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"the question set {path} must be a non-empty JSON list, got {type(entries).__name__}")
+    topics = documentation_topics()
+    questions, seen = [], set()
+    for number, entry in enumerate(entries):
+        where = f"entry {number} of {path.name}"
+        if not isinstance(entry, dict) or set(entry) != set(FIELDS):
+            raise ValueError(f"{where} must be an object with exactly the fields {', '.join(FIELDS)}, got {entry!r}")
+        if not all(isinstance(entry[field], str) and entry[field].strip() for field in FIELDS):
+            raise ValueError(f"{where} has an empty or non-text field: {entry!r}")
+        if entry["topic"] not in topics:
+            raise ValueError(f"{where} names the topic {entry['topic']!r}, which the documentation does not have")
+        if not contains_answer(topics[entry["topic"]], entry["answer"]):
+            raise ValueError(f"{where}: the topic {entry['topic']!r} does not hold its answer {entry['answer']!r}")
+        if entry["question"] in seen:
+            raise ValueError(f"{where} repeats the question {entry['question']!r}")
+        seen.add(entry["question"])
+        questions.append(Question(**entry))
+    return questions
+
+
+def recall_at_k(index: BM25Index, questions: list[Question], k: int) -> float:
+    """The share (0-1) of questions with the answer phrase in one of the `k` passages the index ranks first."""
+    ranked = index.search_many([q.question for q in questions], k)
+    return sum(any(contains_answer(p.text, q.answer) for p in passages)
+               for q, passages in zip(questions, ranked)) / len(questions)
+
+
+def check_question(question: str) -> str:
+    """`question` itself, or a ValueError naming it when it is not a non-empty string."""
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(f"a question must be a non-empty string, got {question!r}")
+    return question
+
+
+class Retrieve:
+    """Reply with the passage BM25 ranks first: no model, no generation."""
+
+    name = "BM25 passage"
+
+    def __init__(self, index: BM25Index):
+        self.index = index
+
+    def __call__(self, question: str) -> str:
+        return self.index.search(check_question(question), k=1)[0].text
+
+
+class Generate:
+    """Reply with the GPT's greedy continuation of the question (`new_tokens` tokens)."""
+
+    name = "GPT from the question"
+
+    def __init__(self, model: GPT, tokenizer: BPETokenizer, new_tokens: int = 32):
+        block_size = model.config.block_size
+        if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or not 1 <= new_tokens < block_size:
+            raise ValueError(f"new_tokens must be a whole number from 1 to {block_size - 1} (the model's context "
+                             f"is {block_size} tokens and the prompt needs at least one), got {new_tokens!r}")
+        self.model, self.tokenizer, self.new_tokens = model, tokenizer, new_tokens
+
+    def prompt(self, question: str) -> str:
+        return f"{check_question(question)}\n"
+
+    @torch.no_grad()
+    def __call__(self, question: str) -> str:
+        ids = self.tokenizer.encode(self.prompt(question))
+        ids = ids[-(self.model.config.block_size - self.new_tokens):]  # the prompt's end: the question
+        prompt = torch.tensor([ids], dtype=torch.long, device=self.model.wte.weight.device)
+        out = self.model.generate(prompt, self.new_tokens, temperature=0)
+        return self.tokenizer.decode(out[0, len(ids):].tolist())
+
+
+class RetrieveThenGenerate(Generate):
+    """Reply with the GPT's greedy continuation of the best passage followed by the question."""
+
+    name = "BM25 passage, then GPT"
+
+    def __init__(self, index: BM25Index, model: GPT, tokenizer: BPETokenizer, new_tokens: int = 32):
+        super().__init__(model, tokenizer, new_tokens)
+        self.index = index
+
+    def prompt(self, question: str) -> str:
+        passage = self.index.search(check_question(question), k=1)[0].text
+        return f"{passage}\n\n{question}\n"
+
+
+def answer_all(method: Callable[[str], str], questions: list[Question]) -> list[str]:
+    """`method`'s reply to each question, in order."""
+    return [method(q.question) for q in questions]
+
+
+def score(replies: list[str], questions: list[Question]) -> dict[str, float]:
+    """Percent of replies holding the answer phrase word for word, and the mean percent of its words they hold."""
+    if len(replies) != len(questions) or not questions:
+        raise ValueError(f"score needs one reply per question: {len(replies)} replies, {len(questions)} questions")
+    return {"answer found (%)": 100 * sum(contains_answer(r, q.answer) for r, q in zip(replies, questions))
+            / len(questions),
+            "answer words (%)": 100 * sum(answer_word_recall(r, q.answer) for r, q in zip(replies, questions))
+            / len(questions)}
