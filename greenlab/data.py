@@ -4,7 +4,9 @@ The default corpus, "pydoc", needs no network: it is the English prose of the Py
 that CPython ships for `help()` (the module `pydoc_data.topics`, ~460k characters in 79 topics). That text
 changes with every Python release, so the course ships one copy of it, Python 3.11.7's, in
 `data/pydoc_topics.json.gz`, checked against its SHA-256 on every load: the same bytes on every Python.
-Bigger corpora from the Hugging Face Hub are opt-in, for learners who are online (Colab):
+A second shipped corpus, "stdlib", is source code: 68 modules of the same Python's standard library, for the code
+completion of the applications chapter. Bigger corpora from the Hugging Face Hub are opt-in, for learners who are
+online (Colab):
 
     corpus = load_corpus()                      # offline, deterministic train/validation split
     corpus.train_text[:80], corpus.as_dataset() # plain text, or a datasets.DatasetDict
@@ -30,6 +32,9 @@ VALIDATION_EVERY = 10  # every 10th document (in sorted order) is held out for v
 PYDOC_TOPICS = DATA_DIR / "pydoc_topics.json.gz"  # {topic: text} of pydoc_data.topics, Python 3.11.7
 PYDOC_TOPICS_PYTHON = "3.11.7"
 PYDOC_TOPICS_SHA256 = "e7efa528c40a8bf6514b1db3ad0fee8ec864708e473deff6c4001a57a65be58f"
+STDLIB_SNAPSHOT = DATA_DIR / "stdlib_snapshot.json.gz"  # {"Lib/name.py": source}: 68 modules of CPython 3.11.7
+STDLIB_SNAPSHOT_PYTHON = "3.11.7"
+STDLIB_SNAPSHOT_SHA256 = "02ccd901102e58eb3af5d92a758e7eb9b76b143b2e899ce1b144412be1eb2194"
 
 
 class OfflineError(ConnectionError):
@@ -92,17 +97,28 @@ class CorruptDataError(ValueError):
     """A shipped data file is not the file the course was written with."""
 
 
-def read_pydoc_topics(path: Path = PYDOC_TOPICS, sha256: str = PYDOC_TOPICS_SHA256) -> dict[str, str]:
-    """The shipped `pydoc_data.topics` text, {topic: text}, after checking the file's SHA-256."""
+def read_shipped_json(path: Path, sha256: str, what: str) -> dict[str, str]:
+    """A shipped gzip-compressed JSON object of texts, after checking the file's SHA-256; `what` names the file in
+    errors."""
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise CorruptDataError(f"cannot read the default corpus file {path}: {error}") from error
+        raise CorruptDataError(f"cannot read the {what} file {path}: {error}") from error
     digest = hashlib.sha256(raw).hexdigest()
     if digest != sha256:
-        raise CorruptDataError(f"the default corpus file {path} is damaged or replaced: its SHA-256 is {digest}, "
+        raise CorruptDataError(f"the {what} file {path} is damaged or replaced: its SHA-256 is {digest}, "
                                f"expected {sha256}. Restore it with `git checkout -- {path.name}` in data/.")
     return json.loads(gzip.decompress(raw).decode("utf-8"))
+
+
+def read_pydoc_topics(path: Path = PYDOC_TOPICS, sha256: str = PYDOC_TOPICS_SHA256) -> dict[str, str]:
+    """The shipped `pydoc_data.topics` text, {topic: text}, after checking the file's SHA-256."""
+    return read_shipped_json(path, sha256, "default corpus")
+
+
+def read_stdlib_snapshot(path: Path = STDLIB_SNAPSHOT, sha256: str = STDLIB_SNAPSHOT_SHA256) -> dict[str, str]:
+    """The shipped standard-library sources, {"Lib/name.py": source}, after checking the file's SHA-256."""
+    return read_shipped_json(path, sha256, "standard-library snapshot")
 
 
 def _pydoc_corpus(local_path: Path | None) -> Corpus:
@@ -113,6 +129,20 @@ def _pydoc_corpus(local_path: Path | None) -> Corpus:
     train, validation = split_documents(documents)
     return Corpus("pydoc", train, validation,
                   source=f"pydoc_data.topics of Python {PYDOC_TOPICS_PYTHON} (PSF license)")
+
+
+def _stdlib_corpus(local_path: Path | None) -> Corpus:
+    if local_path is not None:
+        raise ValueError("the 'stdlib' corpus ships with the course and takes no local_path")
+    sources = read_stdlib_snapshot()
+    train, validation = split_documents([sources[path] for path in sorted(sources)])  # whole files, as written
+    return Corpus("stdlib", train, validation,
+                  source=f"68 modules of CPython {STDLIB_SNAPSHOT_PYTHON}'s standard library, Lib/ (PSF license)")
+
+
+def stdlib_file_names() -> tuple[list[str], list[str]]:
+    """The paths of the 'stdlib' corpus's train and validation files, in the corpus's order."""
+    return split_documents(sorted(read_stdlib_snapshot()))
 
 
 def _wikitext2_corpus(local_path: Path | None) -> Corpus:
@@ -145,6 +175,7 @@ def _wikitext2_corpus(local_path: Path | None) -> Corpus:
 
 CORPORA: dict[str, tuple[Callable[[Path | None], Corpus], str]] = {
     "pydoc": (_pydoc_corpus, "offline: the Python language reference shipped with CPython (default)"),
+    "stdlib": (_stdlib_corpus, "offline: Python source code, 68 modules of the standard library (for code completion)"),
     "wikitext-2": (_wikitext2_corpus, "online: Wikipedia articles from the Hugging Face Hub (~11M chars)"),
 }
 

@@ -94,6 +94,18 @@ RECIPES: dict[str, dict[str, Recipe]] = {
                                   min_learning_rate=1e-4, warmup_steps=100, eval_interval=250, eval_batches=4)),
     },
 }
+RECIPES["code"] = {
+    "cpu": Recipe("code", "a GPT for Python code, trained on 62 modules of the standard library: 4 layers, width 128",
+                  GPTConfig(vocab_size=2048, block_size=128, n_layer=4, n_head=4, n_embd=128),
+                  TrainConfig(steps=600, batch_size=16, block_size=128, learning_rate=3e-3, min_learning_rate=3e-4,
+                              warmup_steps=30, eval_interval=100, eval_batches=4),
+                  vocab_size=2048, corpus="stdlib"),
+    "gpu": Recipe("code", "a GPT for Python code, GPU size: 6 layers, 6 heads, width 384, context 256",
+                  GPTConfig(vocab_size=2048, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+                  TrainConfig(steps=3000, batch_size=32, block_size=256, learning_rate=1e-3, min_learning_rate=1e-4,
+                              warmup_steps=100, eval_interval=250, eval_batches=4),
+                  vocab_size=2048, corpus="stdlib"),
+}
 _TINY = Recipe("tiny", "a test-size GPT that trains in seconds, for checking a setup (e.g. a torchrun job)",
                GPTConfig(vocab_size=300, block_size=16, n_layer=1, n_head=2, n_embd=16),
                TrainConfig(steps=6, batch_size=4, block_size=16, warmup_steps=1, eval_interval=3, eval_batches=1),

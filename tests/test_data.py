@@ -49,6 +49,39 @@ def test_missing_corpus_file_is_a_clear_error_naming_it(tmp_path):
         data.read_pydoc_topics(tmp_path / "gone")
 
 
+def test_code_corpus_is_shipped_standard_library_source_split_by_file():
+    corpus = data.load_corpus("stdlib")
+    sources = data.read_stdlib_snapshot()
+    assert len(sources) == 68 and all(name.startswith("Lib/") and name.endswith(".py") for name in sources)
+    assert len(corpus.train_documents) == 62 and len(corpus.validation_documents) == 6
+    train_names, held_out = data.stdlib_file_names()
+    assert [sources[name] for name in train_names] == corpus.train_documents  # whole files, unchanged
+    assert [sources[name] for name in held_out] == corpus.validation_documents
+    assert held_out == ["Lib/contextlib.py", "Lib/fractions.py", "Lib/html/parser.py", "Lib/numbers.py",
+                        "Lib/random.py", "Lib/statistics.py"]
+    assert sum(map(len, sources.values())) == 1_193_987
+    assert corpus.source == "68 modules of CPython 3.11.7's standard library, Lib/ (PSF license)"
+    for source in sources.values():
+        compile(source, "<snapshot>", "exec")  # Python source that this Python still parses
+
+
+@pytest.mark.skipif(sys.version_info[:3] != (3, 11, 7), reason="the shipped sources are Python 3.11.7's")
+def test_shipped_code_is_python_3_11_7s_standard_library():
+    import sysconfig
+    from pathlib import Path
+
+    library = Path(sysconfig.get_paths()["stdlib"])
+    for name, source in data.read_stdlib_snapshot().items():
+        assert (library / name.removeprefix("Lib/")).read_text(encoding="utf-8") == source, name
+
+
+def test_damaged_code_snapshot_is_a_clear_error_naming_it(tmp_path):
+    broken = tmp_path / "stdlib_snapshot.json.gz"
+    broken.write_bytes(data.STDLIB_SNAPSHOT.read_bytes()[:-1])
+    with pytest.raises(data.CorruptDataError, match=f"standard-library snapshot file {broken} is damaged"):
+        data.read_stdlib_snapshot(broken)
+
+
 def test_corpus_as_hugging_face_dataset():
     corpus = data.load_corpus()
     dataset = corpus.as_dataset()
@@ -68,7 +101,7 @@ def test_split_every_tenth_document():
 
 
 def test_unknown_corpus_lists_the_available_ones():
-    with pytest.raises(ValueError, match="pydoc, wikitext-2"):
+    with pytest.raises(ValueError, match="pydoc, stdlib, wikitext-2"):
         data.load_corpus("shakespeare")
     assert "pydoc" in data.available_corpora()
 

@@ -136,3 +136,14 @@ def test_a_translator_recipe_must_fit_its_task(tiny_translators):
         zoo.load_translator("tiny-translator", progress=False)
     with pytest.raises(ValueError, match="unknown translator 'giant'; the zoo has: tiny-translator"):
         zoo.load_translator("giant")
+
+
+def test_the_code_recipe_learns_python_from_the_shipped_standard_library(cache):
+    code = zoo.recipe("code")
+    assert code.corpus == "stdlib" and code.model.vocab_size == code.vocab_size
+    short = replace(code, training=replace(code.training, steps=2, warmup_steps=1, eval_interval=1, eval_batches=1))
+    trained = zoo.train_recipe(short, cache / "code", progress=False)
+    source = "def add(a, b):\n    return a + b\n"
+    assert trained.tokenizer.decode(trained.tokenizer.encode(source)) == source
+    assert len(trained.tokenizer.encode(source)) < len(source) / 2  # merges learned from code
+    assert trained.history["validation_characters"] == 163_345  # the 6 held-out modules
