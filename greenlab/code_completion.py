@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from greenlab.data import read_stdlib_snapshot, stdlib_file_names
-from greenlab.model import GPT
+from greenlab.model import GPT, fit_prompt
 from greenlab.settings import DATA_DIR
 from greenlab.tokenizer import BPETokenizer
 
@@ -75,23 +75,12 @@ def next_line_examples(sources: dict[str, str], count: int, min_chars: int = 8) 
     return [eligible[int(i * step)] for i in range(count)]
 
 
-def _prompt_ids(tokenizer: BPETokenizer, text: str, block_size: int, new_tokens: int) -> list[int]:
-    """`text` encoded, cut to its last `block_size - new_tokens` tokens so that the reply fits the context."""
-    if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or not 1 <= new_tokens < block_size:
-        raise ValueError(f"new_tokens must be a whole number from 1 to {block_size - 1} (the model's context is "
-                         f"{block_size} tokens), got {new_tokens!r}")
-    ids = tokenizer.encode(text)
-    if not ids:
-        raise ValueError("the prompt is empty: there is nothing to complete")
-    return ids[-(block_size - new_tokens):]
-
-
 @torch.no_grad()
 def complete_line(model: GPT, tokenizer: BPETokenizer, context: str, new_tokens: int = 24) -> str:
     """The model's greedy guess at the code of the line after `context` (which ends at the end of a line): the
     text between the first and the second line break it writes (up to `new_tokens` tokens), without indentation;
     "" when it writes no line break. A context longer than the model's window keeps its end."""
-    ids = _prompt_ids(tokenizer, context, model.config.block_size, new_tokens)
+    ids = fit_prompt(tokenizer.encode(context), model.config.block_size, new_tokens)
     prompt = torch.tensor([ids], dtype=torch.long, device=model.wte.weight.device)
     out = model.generate(prompt, new_tokens, temperature=0)
     lines = tokenizer.decode(out[0, len(ids):].tolist()).split("\n")
@@ -155,7 +144,7 @@ def sample_bodies(model: GPT, tokenizer: BPETokenizer, problem: Problem, n: int,
     Codex paper), each cut where the function ends (`function_body`). The same seed gives the same bodies."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a whole number >= 1, got {n!r}")
-    ids = _prompt_ids(tokenizer, problem.prompt, model.config.block_size, new_tokens)
+    ids = fit_prompt(tokenizer.encode(problem.prompt), model.config.block_size, new_tokens)
     prompt = torch.tensor([ids] * n, dtype=torch.long, device=model.wte.weight.device)
     generator = torch.Generator(device=prompt.device).manual_seed(seed)
     out = model.generate(prompt, new_tokens, temperature=temperature, top_p=top_p, generator=generator)

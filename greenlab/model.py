@@ -314,6 +314,17 @@ def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
 
 
+def fit_prompt(ids: list[int], block_size: int, new_tokens: int) -> list[int]:
+    """The last `block_size - new_tokens` token ids of a prompt, so that the prompt and `new_tokens` generated
+    tokens fit the context together (and the KV cache serves every step): a long prompt loses its beginning."""
+    if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or not 1 <= new_tokens < block_size:
+        raise ValueError(f"new_tokens must be a whole number from 1 to {block_size - 1} (the model's context is "
+                         f"{block_size} tokens and the prompt needs at least one), got {new_tokens!r}")
+    if not ids:
+        raise ValueError("the prompt is empty: there is nothing to continue")
+    return ids[-(block_size - new_tokens):]
+
+
 @torch.no_grad()
 def attention_maps(model: GPT, idx: torch.Tensor) -> torch.Tensor:
     """Attention weights (n_layer, n_head, T, T) of every layer for one sequence `idx` (1, T)."""

@@ -15,8 +15,9 @@ from that topic (the *answer*). A reply is scored by whether it holds the answer
 Several topics repeat each other's text ("compound" holds "if", "for", "try", ...), so a passage from another
 topic that holds the phrase counts too.
 
-The GPT's prompt is cut to the last `block_size - new_tokens` tokens, so that the prompt and its continuation
-fit the model's context together: a long passage loses its beginning, never the question at its end.
+The GPT's prompt is cut to its last `block_size - new_tokens` tokens (`model.fit_prompt`), so that the prompt and
+its continuation fit the model's context together: a long passage loses its beginning, never the question at its
+end.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import torch
 
 from greenlab.data import clean_text, read_pydoc_topics
 from greenlab.metrics import answer_word_recall, contains_answer
-from greenlab.model import GPT
+from greenlab.model import GPT, fit_prompt
 from greenlab.retrieval import BM25Index, Passage, split_passages
 from greenlab.settings import DATA_DIR
 from greenlab.tokenizer import BPETokenizer
@@ -119,10 +120,7 @@ class Generate:
     name = "GPT from the question"
 
     def __init__(self, model: GPT, tokenizer: BPETokenizer, new_tokens: int = 32):
-        block_size = model.config.block_size
-        if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or not 1 <= new_tokens < block_size:
-            raise ValueError(f"new_tokens must be a whole number from 1 to {block_size - 1} (the model's context "
-                             f"is {block_size} tokens and the prompt needs at least one), got {new_tokens!r}")
+        fit_prompt([0], model.config.block_size, new_tokens)  # a clear error now for a reply that cannot fit
         self.model, self.tokenizer, self.new_tokens = model, tokenizer, new_tokens
 
     def prompt(self, question: str) -> str:
@@ -130,8 +128,7 @@ class Generate:
 
     @torch.no_grad()
     def __call__(self, question: str) -> str:
-        ids = self.tokenizer.encode(self.prompt(question))
-        ids = ids[-(self.model.config.block_size - self.new_tokens):]  # the prompt's end: the question
+        ids = fit_prompt(self.tokenizer.encode(self.prompt(question)), self.model.config.block_size, self.new_tokens)
         prompt = torch.tensor([ids], dtype=torch.long, device=self.model.wte.weight.device)
         out = self.model.generate(prompt, self.new_tokens, temperature=0)
         return self.tokenizer.decode(out[0, len(ids):].tolist())

@@ -182,3 +182,48 @@ def footprint_calculator(parameters: float = 7e9, tokens: float = 2e12):
         control.observe(update, names="value")
     update()
     return panel([*controls.values(), shown], reading)
+
+
+def completion_line(done, watts: float) -> str:
+    """A completion's cost: its tokens, their speed, and its energy estimated as time × the given average power."""
+    return (f"{done.tokens} tokens in {done.seconds:.2f} s ({done.tokens_per_s:.0f} tokens/s) · "
+            f"≈ {done.seconds * watts:.2f} J (estimated: time × the {watts:.1f} W measured while generating)")
+
+
+def writing_assistant(model, tokenizer, prompt: str, watts: float, new_tokens: int = 40):
+    """A prompt box, sliders for temperature, top-k and top-p, and a "complete" button; shows the completion, its
+    tokens per second and its energy, estimated as its time × `watts` (a power measured over many completions:
+    one completion is too short for the energy tracker)."""
+    widgets = require("ipywidgets", extra="lab")
+    from greenlab.assistant import complete
+
+    box = widgets.Textarea(value=prompt, layout=widgets.Layout(width="100%", height="60px"))
+    controls = {
+        "temperature": widgets.FloatSlider(0.8, min=0.0, max=1.5, step=0.05, description="temperature (0: greedy)"),
+        "top_k": widgets.IntSlider(0, min=0, max=200, description="top-k (0: off)"),
+        "top_p": widgets.FloatSlider(1.0, min=0.05, max=1.0, step=0.05, description="top-p (1: off)"),
+    }
+    for control in controls.values():
+        control.style = LABEL_STYLE
+    button = widgets.Button(description="complete", button_style="success")
+    shown = widgets.HTML()
+    state = {"reading": "press complete"}
+    draws = iter(range(1 << 62))  # each press draws with the next seed: the same sequence in every session
+
+    def press(*_) -> None:
+        try:
+            done = complete(model, tokenizer, box.value, new_tokens, temperature=controls["temperature"].value,
+                            top_k=controls["top_k"].value or None,
+                            top_p=controls["top_p"].value if controls["top_p"].value < 1 else None, seed=next(draws))
+        except ValueError as error:
+            state["reading"] = f"cannot complete: {error}"
+            shown.value = f"<b>{html.escape(state['reading'])}</b>"
+            return
+        state["reading"] = f"{done.prompt}[{done.text}]\n{completion_line(done, watts)}"
+        shown.value = (f"<pre style='white-space:pre-wrap;word-break:normal'>{html.escape(done.prompt)}"
+                       f"<b style='color:{PALETTE[1]}'>{html.escape(done.text)}</b></pre>"
+                       f"<small>{html.escape(completion_line(done, watts))}</small>")
+
+    button.on_click(press)
+    press()
+    return panel([box, *controls.values(), button, shown], lambda: state["reading"])

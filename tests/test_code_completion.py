@@ -85,7 +85,7 @@ def test_complete_line_takes_the_line_after_the_first_break_the_model_writes(tin
 
 @pytest.mark.parametrize("new_tokens, context, message", [
     (16, "x = 1", "new_tokens must be a whole number from 1 to 15"), (0, "x = 1", "new_tokens must be"),
-    (4, "", "the prompt is empty")])
+    (4, "", "the prompt is empty: there is nothing to continue")])
 def test_bad_completion_arguments_are_clear_errors(tiny_model, new_tokens, context, message):
     with pytest.raises(ValueError, match=message):
         cc.complete_line(tiny_model.model, tiny_model.tokenizer, context, new_tokens=new_tokens)

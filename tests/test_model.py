@@ -191,3 +191,15 @@ def test_generation_needs_a_prompt(model):
         model.generate(torch.zeros(1, 1, dtype=torch.long), 2, temperature=float("nan"))
     with pytest.raises(ValueError, match="top_k"):
         sample(torch.zeros(1, 4), top_k=0)
+
+
+def test_fit_prompt_keeps_the_end_and_leaves_room_for_the_reply():
+    from greenlab.model import fit_prompt
+
+    assert fit_prompt(list(range(10)), block_size=8, new_tokens=3) == [5, 6, 7, 8, 9]
+    assert fit_prompt([1, 2], block_size=8, new_tokens=3) == [1, 2]
+    for new_tokens in (0, 8, 2.5, True):
+        with pytest.raises(ValueError, match="new_tokens must be a whole number from 1 to 7"):
+            fit_prompt([1], 8, new_tokens)
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        fit_prompt([], 8, 3)
