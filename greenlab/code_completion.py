@@ -21,13 +21,12 @@ continue from a boundary it has hardly ever seen.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from greenlab.data import read_stdlib_snapshot, stdlib_file_names
+from greenlab.data import read_stdlib_snapshot, read_text_records, stdlib_file_names
 from greenlab.model import GPT, fit_prompt
 from greenlab.settings import DATA_DIR
 from greenlab.tokenizer import BPETokenizer
@@ -99,32 +98,16 @@ class Problem:
 
 
 def load_problems(path: str | Path = PROBLEMS) -> list[Problem]:
-    """The course's function-completion problems, each checked: the four fields as non-empty text, a prompt that
-    ends with the docstring's closing quotes (`BODY_START`), and a name used once. Whether each solution passes its
+    """The course's function-completion problems, each checked: the four fields as non-empty text, a name used once,
+    and a prompt that ends with the docstring's closing quotes (`BODY_START`). Whether each solution passes its
     tests is checked by the unit tests, in the sandbox."""
     path = Path(path)
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read the problems {path}: {error}") from None
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"the problems {path} must be a non-empty JSON list, got {type(entries).__name__}")
-    problems, names = [], set()
+    entries = read_text_records(path, PROBLEM_FIELDS, key="name", what="problems", item="problem")
     for number, entry in enumerate(entries):
-        where = f"problem {number} of {path.name}"
-        if not isinstance(entry, dict) or set(entry) != set(PROBLEM_FIELDS):
-            raise ValueError(f"{where} must be an object with exactly the fields {', '.join(PROBLEM_FIELDS)}, "
-                             f"got {entry!r}")
-        if not all(isinstance(entry[field], str) and entry[field].strip() for field in PROBLEM_FIELDS):
-            raise ValueError(f"{where} has an empty or non-text field: {entry!r}")
         if not entry["prompt"].endswith(BODY_START):
-            raise ValueError(f"{where} ({entry['name']!r}): the prompt must end with the docstring's closing quotes "
-                             f"{BODY_START}, where the body starts")
-        if entry["name"] in names:
-            raise ValueError(f"{where} repeats the name {entry['name']!r}")
-        names.add(entry["name"])
-        problems.append(Problem(**entry))
-    return problems
+            raise ValueError(f"problem {number} of {path.name} ({entry['name']!r}): the prompt must end with the "
+                             f"docstring's closing quotes {BODY_START}, where the body starts")
+    return [Problem(**entry) for entry in entries]
 
 
 def function_body(completion: str) -> str:

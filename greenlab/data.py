@@ -111,6 +111,28 @@ def read_shipped_json(path: Path, sha256: str, what: str) -> dict[str, str]:
     return json.loads(gzip.decompress(raw).decode("utf-8"))
 
 
+def read_text_records(path: Path, fields: tuple[str, ...], key: str, what: str, item: str) -> list[dict[str, str]]:
+    """A shipped JSON list of records (a question set, a set of problems): each an object with exactly `fields`, all
+    non-empty text, and no two with the same `key`. A ValueError names the file (`what`) or the record (`item` N)."""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read the {what} {path}: {error}") from None
+    if not isinstance(records, list) or not records:
+        raise ValueError(f"the {what} {path} must be a non-empty JSON list, got {type(records).__name__}")
+    seen = set()
+    for number, record in enumerate(records):
+        where = f"{item} {number} of {path.name}"
+        if not isinstance(record, dict) or set(record) != set(fields):
+            raise ValueError(f"{where} must be an object with exactly the fields {', '.join(fields)}, got {record!r}")
+        if not all(isinstance(record[field], str) and record[field].strip() for field in fields):
+            raise ValueError(f"{where} has an empty or non-text field: {record!r}")
+        if record[key] in seen:
+            raise ValueError(f"{where} repeats the {key} {record[key]!r}")
+        seen.add(record[key])
+    return records
+
+
 def read_pydoc_topics(path: Path = PYDOC_TOPICS, sha256: str = PYDOC_TOPICS_SHA256) -> dict[str, str]:
     """The shipped `pydoc_data.topics` text, {topic: text}, after checking the file's SHA-256."""
     return read_shipped_json(path, sha256, "default corpus")

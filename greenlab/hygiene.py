@@ -103,10 +103,13 @@ class UseCost:
         return self.measurement.dynamic_j / self.uses * 1000
 
 
-def cost_of_uses(run: Callable[[], int], label: str, runs: int = 3, min_seconds: float = 2.0) -> UseCost:
+def cost_of_uses(run: Callable[[], int], label: str, runs: int = 3, min_seconds: float = 1.5) -> UseCost:
     """The energy of a service per use. `run()` serves some uses and returns how many; after one unmeasured
-    warm-up call it is called again and again for at least `min_seconds` (whole calls: long enough for the energy
-    tracker), in `runs` measured runs, and the run with the median dynamic energy per use is kept."""
+    warm-up call it is called again and again until `min_seconds` have passed (whole calls: long enough for the
+    energy tracker), in `runs` measured runs, and the run with the median dynamic energy per use is kept.
+
+    Keep `min_seconds` off whole numbers: a run of quick calls ends just after it, and a block that ends on one of
+    the tracker's once-a-second samples can have its last second counted twice (see `idle_power`)."""
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1 or runs % 2 == 0:
         raise ValueError(f"runs must be an odd whole number >= 1 (so that one run is the median), got {runs!r}")
     if not min_seconds > 0:

@@ -133,3 +133,32 @@ def plot_pareto(models: "pd.DataFrame", title: str = "Quality against inference 
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_quality_energy(points: "pd.DataFrame", energy: str, title: str = "Quality against energy per use") -> Figure:
+    """One point per method: `quality (%)` (higher is better) against the column `energy` (joules per use, on a log
+    axis), coloured by `application`. Within each application, the methods that no other of its methods beats on
+    both axes (its Pareto front) are joined by a dashed line: methods of different jobs do not compete."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    colours = {application: f"C{k}" for k, application in enumerate(dict.fromkeys(points["application"]))}
+    offsets = [(5, 3), (5, -11), (5, 14), (5, -22), (5, 25)]  # neighbours' labels staggered, in order of energy
+    for j, (_, row) in enumerate(points.sort_values(energy).iterrows()):
+        ax.annotate(row["method"], (row[energy], row["quality (%)"]), fontsize=7, color=colours[row["application"]],
+                    xytext=offsets[j % len(offsets)], textcoords="offset points")
+    for application, group in points.groupby("application", sort=False):
+        k = colours[application]
+        group = group.sort_values([energy, "quality (%)"], ascending=[True, False])
+        ax.scatter(group[energy], group["quality (%)"], color=k, zorder=3, label=application)
+        front, best = [], -float("inf")
+        for _, row in group.iterrows():
+            if row["quality (%)"] > best:
+                front.append(row)
+                best = row["quality (%)"]
+        ax.plot([r[energy] for r in front], [r["quality (%)"] for r in front], "--", color=k, lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{energy} (log scale)")
+    ax.set_ylabel("quality (%; higher is better)")
+    ax.set_title(f"{title} (dashed: each job's Pareto front)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -22,14 +22,13 @@ end.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from greenlab.data import clean_text, read_pydoc_topics
+from greenlab.data import clean_text, read_pydoc_topics, read_text_records
 from greenlab.metrics import answer_word_recall, contains_answer
 from greenlab.model import GPT, fit_prompt
 from greenlab.retrieval import BM25Index, Passage, split_passages
@@ -60,32 +59,18 @@ def documentation_passages(size: int = 60, stride: int = 30) -> list[Passage]:
 
 
 def load_questions(path: str | Path = QUESTIONS) -> list[Question]:
-    """The question set, each entry checked: the three fields as non-empty text, a topic of the documentation,
-    an answer phrase that the topic holds, and no question twice. A ValueError names the entry."""
+    """The question set, each entry checked: the three fields as non-empty text, no question twice, a topic of the
+    documentation, and an answer phrase that the topic holds. A ValueError names the entry."""
     path = Path(path)
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read the question set {path}: {error}") from None
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"the question set {path} must be a non-empty JSON list, got {type(entries).__name__}")
+    entries = read_text_records(path, FIELDS, key="question", what="question set", item="entry")
     topics = documentation_topics()
-    questions, seen = [], set()
     for number, entry in enumerate(entries):
         where = f"entry {number} of {path.name}"
-        if not isinstance(entry, dict) or set(entry) != set(FIELDS):
-            raise ValueError(f"{where} must be an object with exactly the fields {', '.join(FIELDS)}, got {entry!r}")
-        if not all(isinstance(entry[field], str) and entry[field].strip() for field in FIELDS):
-            raise ValueError(f"{where} has an empty or non-text field: {entry!r}")
         if entry["topic"] not in topics:
             raise ValueError(f"{where} names the topic {entry['topic']!r}, which the documentation does not have")
         if not contains_answer(topics[entry["topic"]], entry["answer"]):
             raise ValueError(f"{where}: the topic {entry['topic']!r} does not hold its answer {entry['answer']!r}")
-        if entry["question"] in seen:
-            raise ValueError(f"{where} repeats the question {entry['question']!r}")
-        seen.add(entry["question"])
-        questions.append(Question(**entry))
-    return questions
+    return [Question(**entry) for entry in entries]
 
 
 def recall_at_k(index: BM25Index, questions: list[Question], k: int) -> float:
@@ -103,15 +88,15 @@ def check_question(question: str) -> str:
 
 
 class Retrieve:
-    """Reply with the passage BM25 ranks first: no model, no generation."""
+    """Reply with the `k` passages BM25 ranks first, best first, a blank line between them: no model, no
+    generation. A reply of k passages holds the answer as often as recall@k says."""
 
-    name = "BM25 passage"
-
-    def __init__(self, index: BM25Index):
-        self.index = index
+    def __init__(self, index: BM25Index, k: int = 1):
+        self.index, self.k = index, index.check_k(k)
+        self.name = "BM25 passage" if k == 1 else f"BM25, {k} passages"
 
     def __call__(self, question: str) -> str:
-        return self.index.search(check_question(question), k=1)[0].text
+        return "\n\n".join(p.text for p in self.index.search(check_question(question), k=self.k))
 
 
 class Generate:

@@ -66,14 +66,19 @@ class BM25Index:
     def __len__(self) -> int:
         return len(self.passages)
 
+    def check_k(self, k: int) -> int:
+        """`k` itself, or a ValueError naming it when the index cannot return that many passages."""
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self.passages):
+            raise ValueError(f"k must be a whole number from 1 to the {len(self.passages)} passages, got {k!r}")
+        return k
+
     def search(self, query: str, k: int = 1) -> list[Passage]:
         """The `k` passages that score highest for `query`, best first."""
         return self.search_many([query], k)[0]
 
     def search_many(self, queries: list[str], k: int = 1) -> list[list[Passage]]:
         """The `k` best passages for each query, in one call to the index."""
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self.passages):
-            raise ValueError(f"k must be a whole number from 1 to the {len(self.passages)} passages, got {k!r}")
+        self.check_k(k)
         for query in queries:
             if not isinstance(query, str) or not query.strip():
                 raise ValueError(f"a query must be a non-empty string, got {query!r}")

@@ -221,7 +221,7 @@ def writing_assistant(model, tokenizer, prompt: str, watts: float, new_tokens: i
             return
         state["reading"] = f"{done.prompt}[{done.text}]\n{completion_line(done, watts)}"
         shown.value = (f"<pre style='white-space:pre-wrap;word-break:normal'>{html.escape(done.prompt)}"
-                       f"<b style='color:{PALETTE[1]}'>{html.escape(done.text)}</b></pre>"
+                       f"<b style='color:#2a8f4a'>{html.escape(done.text)}</b></pre>"
                        f"<small>{html.escape(completion_line(done, watts))}</small>")
 
     button.on_click(press)

@@ -312,3 +312,56 @@ def test_lab06_prediction_and_measurement_checks():
 
 def _not_implemented_function(*args):
     raise NotImplementedError("Exercise: write your code here")
+
+
+def test_lab07_pass_at_k_and_cheapest_method_checks_accept_the_library_and_reject_mistakes():
+    import math
+
+    from greenlab import metrics
+    from greenlab.exercises import lab07
+
+    assert lab07.check_pass_at_k(metrics.pass_at_k).passed
+    assert lab07.check_pass_at_k(lambda n, c, k: 1 - math.comb(n - c, k) / math.comb(n, k)).passed
+    assert not lab07.check_pass_at_k(lambda n, c, k: c / n).passed  # the share that pass is pass@1, not pass@k
+    assert not lab07.check_pass_at_k(lambda n, c, k: 1 - (1 - c / n) ** k).passed  # draws put back
+    assert "not implemented" in lab07.check_pass_at_k(_not_implemented_function).message
+
+    reference = lab07.reference_cheapest_method
+    assert lab07.check_cheapest_method(reference).passed
+    above = lab07.check_cheapest_method(lambda t, b, q, c: t[t[q] > b][c].idxmin() if (t[q] > b).any() else None)
+    assert not above.passed and "expected 'method A'" in above.message  # a method exactly on the bar meets it
+    assert not lab07.check_cheapest_method(lambda t, b, q, c: t[c].idxmin()).passed  # ignores the bar
+    best = lab07.check_cheapest_method(lambda t, b, q, c: t[t[q] >= b][q].idxmax() if (t[q] >= b).any() else None)
+    assert not best.passed  # the best method, not the cheapest good one
+    assert "not implemented" in lab07.check_cheapest_method(_not_implemented_function).message
+
+
+def test_lab07_retrieve_then_generate_check(tiny):
+    from greenlab import qa, zoo
+    from greenlab.exercises import lab07
+    from greenlab.retrieval import BM25Index
+
+    from greenlab.model import GPT, GPTConfig
+
+    tokenizer = zoo.load(tiny, progress=False).tokenizer
+    torch.manual_seed(0)  # random weights: unlike the barely trained tiny GPT, they answer each prompt differently
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=64, n_layer=1, n_head=2, n_embd=32)).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "ln" not in name:
+                parameter.normal_(0, 0.5)  # large enough for the prompt to change the argmax
+    index = BM25Index(qa.documentation_passages())
+
+    def solution(index, model, tokenizer, question, new_tokens):
+        return qa.RetrieveThenGenerate(index, model, tokenizer, new_tokens)(question)
+
+    def question_first(index, model, tokenizer, question, new_tokens):
+        passage = index.search(question)[0].text
+        ids = tokenizer.encode(f"{question}\n\n{passage}\n")[-(model.config.block_size - new_tokens):]
+        out = model.generate(torch.tensor([ids]), new_tokens, temperature=0)
+        return tokenizer.decode(out[0, len(ids):].tolist())
+
+    assert lab07.check_retrieve_then_generate(solution, index, model, tokenizer).passed
+    assert not lab07.check_retrieve_then_generate(question_first, index, model, tokenizer).passed
+    assert "not implemented" in lab07.check_retrieve_then_generate(_not_implemented_function, index, model,
+                                                                   tokenizer).message

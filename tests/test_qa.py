@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from greenlab import qa, zoo
+from greenlab.metrics import contains_answer
 from greenlab.retrieval import BM25Index, split_passages
 
 
@@ -27,6 +28,7 @@ def test_the_question_set_is_large_and_each_answer_is_quoted_from_its_topic(ques
     assert len(questions) >= 50
     assert len({q.question for q in questions}) == len(questions)
     assert all(" ".join(q.answer.split()) in " ".join(topics[q.topic].split()) for q in questions)
+    assert not [q.question for q in questions if contains_answer(q.question, q.answer)]  # no question gives it away
 
 
 def test_every_answer_lies_whole_in_a_passage_so_recall_reaches_one(questions, index):
@@ -63,6 +65,17 @@ def test_retrieve_replies_with_the_best_passage(index):
     reply = qa.Retrieve(index)("What does the pass statement do?")
     assert reply == index.search("What does the pass statement do?")[0].text
     assert "null operation" in reply
+
+
+def test_retrieving_k_passages_finds_the_answer_as_often_as_recall_at_k(index, questions):
+    five = qa.Retrieve(index, k=5)
+    assert five.name == "BM25, 5 passages" and qa.Retrieve(index).name == "BM25 passage"
+    assert five("What does the pass statement do?") == "\n\n".join(
+        p.text for p in index.search("What does the pass statement do?", k=5))
+    found = qa.score(qa.answer_all(five, questions), questions)["answer found (%)"]
+    assert abs(found - 100 * qa.recall_at_k(index, questions, 5)) < 1e-9
+    with pytest.raises(ValueError, match="k must be a whole number from 1 to the"):
+        qa.Retrieve(index, k=0)
 
 
 def test_generate_continues_the_question_with_the_gpts_greedy_tokens(tiny_model):
