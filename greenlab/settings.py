@@ -14,6 +14,8 @@ import importlib
 import os
 import random
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -86,6 +88,19 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """PyTorch on one CPU thread inside the block, then as many as before. For tiny models: one thread runs them
+    fastest, and a second core busy with something else cannot stall each of their thousands of small operations
+    (with two threads, every operation waits for both)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def require(module: str, extra: str) -> ModuleType:

@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from greenlab.settings import one_thread
+
 from greenlab.checks import NOT_IMPLEMENTED, check_function, compare
 from greenlab.exercises import lab00
 
@@ -274,7 +276,7 @@ def test_lab06_greedy_decode_check():
     assert not lab06.check_greedy_decode(lambda model, src, n: _greedy(model, src, n, stop_when="any")).passed
     assert not lab06.check_greedy_decode(lambda model, src, n: _greedy(model, src, n, keep_bos=True)).passed
     assert "not implemented" in lab06.check_greedy_decode(_not_implemented_function).message
-    with lab06.one_thread():
+    with one_thread():
         for seed in range(3):  # some outputs stop at </s> and others go on
             model, src_ids, max_new_tokens = lab06.greedy_case(torch.Generator().manual_seed(seed))
             lengths = [len(row) for row in model.greedy(src_ids, max_new_tokens)]

@@ -9,6 +9,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoModelForSeq2SeqLM, GenerationConfig
 from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
 
+from greenlab import settings
 from greenlab.model import KVCache
 from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig, sinusoidal_positions, to_hf
 
@@ -39,12 +40,10 @@ def right_padded(rows: list[list[int]]) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
+def tiny_models_on_one_thread():
     """The models here are tiny: one thread is faster than two, and does not stall when the other core is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with settings.one_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -59,3 +59,13 @@ def test_seed_everything_repeats():
     settings.seed_everything(3)
     second = (torch.rand(3), np.random.rand(3))
     assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+
+
+def test_one_thread_runs_the_block_on_one_thread_and_gives_the_others_back():
+    before = torch.get_num_threads()
+    with settings.one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), settings.one_thread():
+        raise RuntimeError("the block failed")
+    assert torch.get_num_threads() == before  # given back when the block raises too

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from greenlab import ledger
+from greenlab import ledger, settings
 from greenlab.model import GPT, GPTConfig
 from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig, until_eos
 from greenlab.tasks import PairVocabulary, Pairs
@@ -15,10 +15,8 @@ TINY_TRAINING = TrainConfig(steps=150, batch_size=8, learning_rate=1e-2, min_lea
 
 @pytest.fixture
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # seconds, whatever the other core is doing
-    yield
-    torch.set_num_threads(threads)
+    with settings.one_thread():  # seconds, whatever the other core is doing
+        yield
 
 
 def tiny_model(vocabulary: PairVocabulary) -> EncoderDecoder:

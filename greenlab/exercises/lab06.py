@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -15,24 +14,12 @@ from greenlab import metrics
 from greenlab.checks import NOT_IMPLEMENTED, CheckResult, check_function, describe_error
 from greenlab.energy import Measurement
 from greenlab.seq2seq import Attention, EncoderDecoder, Seq2SeqConfig
+from greenlab.settings import one_thread
 
 
 def _draw(generator: torch.Generator, low: int, high: int) -> int:
     """An integer in [low, high)."""
     return int(torch.randint(low, high, (), generator=generator))
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """PyTorch on one CPU thread inside the block, then as many as before. The checks' models are tiny: one thread
-    runs them fastest, and a second core busy with something else cannot stall each of their thousands of small
-    operations (with two threads, every operation waits for both)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _source_mask(generator: torch.Generator, batch: int, length: int) -> torch.Tensor:
