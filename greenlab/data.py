@@ -86,6 +86,11 @@ def clean_text(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+def deduplicate(documents: list[str]) -> list[str]:
+    """Each document once, after `clean_text`, in the order of first appearance: exact deduplication."""
+    return list(dict.fromkeys(clean_text(d) for d in documents))
+
+
 def split_documents(documents: list[str]) -> tuple[list[str], list[str]]:
     """Deterministic split: every VALIDATION_EVERY-th document goes to validation, the rest to train."""
     train = [d for i, d in enumerate(documents) if i % VALIDATION_EVERY != VALIDATION_EVERY - 1]
@@ -147,7 +152,7 @@ def _pydoc_corpus(local_path: Path | None) -> Corpus:
     if local_path is not None:
         raise ValueError("the 'pydoc' corpus ships with the course and takes no local_path")
     topics = read_pydoc_topics()
-    documents = list(dict.fromkeys(clean_text(topics[key]) for key in sorted(topics)))  # dedup, keep order
+    documents = deduplicate([topics[key] for key in sorted(topics)])
     train, validation = split_documents(documents)
     return Corpus("pydoc", train, validation,
                   source=f"pydoc_data.topics of Python {PYDOC_TOPICS_PYTHON} (PSF license)")

@@ -367,3 +367,69 @@ def test_lab07_retrieve_then_generate_check(tiny):
     assert not lab07.check_retrieve_then_generate(question_first, index, model, tokenizer).passed
     assert "not implemented" in lab07.check_retrieve_then_generate(_not_implemented_function, index, model,
                                                                    tokenizer).message
+
+
+def _lab08_tokenizer():
+    from greenlab import bias
+    from greenlab.tokenizer import BPETokenizer
+
+    templates = bias.load_templates()
+    return BPETokenizer.train("\n\n".join(bias.skewed_sentences(templates, 0.5)[::10]), 400)
+
+
+def test_lab08_probe_checks_accept_the_library_and_reject_mistakes():
+    from greenlab import bias
+    from greenlab.exercises import lab08
+    from greenlab.probe_models import log_likelihoods
+
+    tokenizer = _lab08_tokenizer()
+    assert lab08.check_log_likelihood(lambda m, t, text: log_likelihoods(m, t, [text])[0], tokenizer).passed
+    no_context = lab08.check_log_likelihood(lambda m, t, text: log_likelihoods(m, t, [text[4:]], context=text[:4])[0],
+                                            tokenizer)
+    assert not no_context.passed  # the first token must be scored after a blank line
+    assert "not implemented" in lab08.check_log_likelihood(_not_implemented_function, tokenizer).message
+
+    def library_gap(m, t, pairs):
+        return sum(bias.pair_gaps(m, t, pairs)) / len(pairs)
+    assert lab08.check_mean_gap(library_gap, tokenizer).passed
+    assert not lab08.check_mean_gap(lambda m, t, pairs: -library_gap(m, t, pairs), tokenizer).passed  # reversed
+    assert not lab08.check_mean_gap(lambda m, t, pairs: 0.0, tokenizer).passed
+
+
+def test_lab08_extraction_check_needs_both_outcomes(monkeypatch):
+    from greenlab import memorisation
+    from greenlab.energy import Measurement
+    from greenlab.exercises import lab08
+    from greenlab.probe_models import ProbeRun
+
+    tokenizer = _lab08_tokenizer()
+    run = ProbeRun(lab08.random_model(tokenizer, 0), Measurement(label="test", country="USA"), trained_now=False)
+    canaries = memorisation.make_canaries()
+    monkeypatch.setattr(lab08.memorisation, "extracted", lambda model, tokenizer, canary: canary.repeats >= 16)
+    assert lab08.check_extracts(lambda m, t, c: c.repeats >= 16, run, tokenizer, canaries).passed
+    assert not lab08.check_extracts(lambda m, t, c: False, run, tokenizer, canaries).passed
+    assert not lab08.check_extracts(lambda m, t, c: True, run, tokenizer, canaries).passed
+    assert not lab08.check_extracts(_not_implemented_function, run, tokenizer, canaries).passed
+    monkeypatch.setattr(lab08.memorisation, "extracted", lambda model, tokenizer, canary: False)
+    assert "cannot check" in lab08.check_extracts(lambda m, t, c: False, run, tokenizer, canaries).message
+
+
+def test_lab08_mitigation_check_trains_on_the_mitigated_sentences(monkeypatch):
+    from greenlab import bias
+    from greenlab.energy import Measurement
+    from greenlab.exercises import lab08
+    from greenlab.probe_models import ProbeRun
+
+    tokenizer = _lab08_tokenizer()
+    templates = bias.load_templates()
+    skewed = bias.skewed_sentences(templates, 0.9)
+    run = ProbeRun(lab08.random_model(tokenizer, 0), Measurement(label="test", country="USA"), trained_now=False)
+    trained_on = []
+    monkeypatch.setattr(lab08, "train_mixed", lambda sentences, tokenizer, label: trained_on.append(sentences) or run)
+    gap = bias.likelihood_gap(run.model, tokenizer, bias.probe_pairs(templates, held_out=False)).mean
+    assert lab08.check_mitigation(bias.rebalance, skewed, abs(gap) + 5, tokenizer).passed
+    assert trained_on == [bias.rebalance(skewed, templates)]  # the model was trained on what mitigate returned
+    assert "stereotypical" in lab08.check_mitigation(lambda s, t: s, skewed, 9.0, tokenizer).message
+    assert "not smaller" in lab08.check_mitigation(bias.rebalance, skewed, 0.0, tokenizer).message
+    assert "list of sentences" in lab08.check_mitigation(lambda s, t: None, skewed, 9.0, tokenizer).message
+    assert "not implemented" in lab08.check_mitigation(_not_implemented_function, skewed, 9.0, tokenizer).message

@@ -95,6 +95,15 @@ def test_clean_text():
     assert data.clean_text(raw) == "Title\n\nline with spaces\n\nnext\u00e9"
 
 
+def test_deduplicate_keeps_each_document_once_in_the_order_of_first_appearance():
+    assert data.deduplicate(["b", "a", "b", "c", "a"]) == ["b", "a", "c"]
+    assert data.deduplicate([]) == []
+
+
+def test_deduplicate_compares_and_returns_cleaned_text():
+    assert data.deduplicate(["x  \n\n\n\ny", "x\n\ny", " x\n\ny\n", "z"]) == ["x\n\ny", "z"]
+
+
 def test_split_every_tenth_document():
     train, validation = data.split_documents([str(i) for i in range(25)])
     assert validation == ["9", "19"] and len(train) == 23
