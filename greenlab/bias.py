@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,41 +112,39 @@ def counterfactual_augmentation(sentences: list[str], templates: Templates) -> l
     return [s for sentence in sentences for s in (sentence, swap_pronouns(sentence, templates))]
 
 
+def occupations_and_genders(sentences: list[str], templates: Templates) -> list[tuple[str, str]]:
+    """For each sentence, its occupation and the gender of its pronoun; a ValueError names a sentence with neither."""
+    names = sorted((n for group in templates.occupations.values() for n in group), key=len, reverse=True)
+    pronoun_of = {p: g for g, p in templates.pronouns.items()}
+    found = []
+    for sentence in sentences:
+        occupation = next((n for n in names if f"the {n} " in sentence), None)  # longest first: "construction worker"
+        pronoun = next((p for p in pronoun_of if re.search(rf"\b{p}\b", sentence)), None)
+        if occupation is None or pronoun is None:
+            raise ValueError(f"{sentence!r} names no occupation or no pronoun of the templates")
+        found.append((occupation, pronoun_of[pronoun]))
+    return found
+
+
 def rebalance(sentences: list[str], templates: Templates) -> list[str]:
     """Rebalancing: per occupation, keep only as many sentences of its more frequent pronoun as it has of the other
     (the first ones, in order), so no occupation prefers a pronoun; fewer sentences, none new."""
-    names = sorted((n for group in templates.occupations.values() for n in group), key=len, reverse=True)
-    pronoun_of = {p: g for g, p in templates.pronouns.items()}
-    counts: dict[tuple[str, str], int] = {}
-    for sentence in sentences:
-        key = _occupation_and_gender(sentence, names, pronoun_of)
-        counts[key] = counts.get(key, 0) + 1
-    keep = {(o, g): min(counts.get((o, "male"), 0), counts.get((o, "female"), 0)) for o, g in counts}
-    kept, used = [], {}
-    for sentence in sentences:
-        key = _occupation_and_gender(sentence, names, pronoun_of)
-        if used.get(key, 0) < keep[key]:
+    keys = occupations_and_genders(sentences, templates)
+    counts = Counter(keys)
+    kept, used = [], Counter()
+    for sentence, (occupation, gender) in zip(sentences, keys):
+        if used[occupation, gender] < min(counts[occupation, "male"], counts[occupation, "female"]):
             kept.append(sentence)
-            used[key] = used.get(key, 0) + 1
+            used[occupation, gender] += 1
     return kept
-
-
-def _occupation_and_gender(sentence: str, names: list[str], pronoun_of: dict[str, str]) -> tuple[str, str]:
-    occupation = next((n for n in names if f"the {n} " in sentence), None)
-    pronoun = next((p for p in pronoun_of if re.search(rf"\b{p}\b", sentence)), None)
-    if occupation is None or pronoun is None:
-        raise ValueError(f"{sentence!r} names no occupation or no pronoun of the templates")
-    return occupation, pronoun_of[pronoun]
 
 
 def stereotypical_share(sentences: list[str], templates: Templates) -> float:
     """The share of the sentences whose pronoun is the one their occupation is stereotyped with."""
     if not sentences:
         raise ValueError("no sentences")
-    names = sorted((n for group in templates.occupations.values() for n in group), key=len, reverse=True)
-    pronoun_of = {p: g for g, p in templates.pronouns.items()}
-    pairs = [_occupation_and_gender(sentence, names, pronoun_of) for sentence in sentences]
-    return sum(templates.stereotype(occupation) == gender for occupation, gender in pairs) / len(sentences)
+    keys = occupations_and_genders(sentences, templates)
+    return sum(templates.stereotype(occupation) == gender for occupation, gender in keys) / len(sentences)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ import math
 import random
 from dataclasses import dataclass
 
-import torch
-
+from greenlab.assistant import complete
 from greenlab.model import GPT
 from greenlab.probe_models import log_likelihoods
 from greenlab.tokenizer import BPETokenizer
@@ -51,6 +50,10 @@ class Canary:
         return self.prefix + self.continuation
 
 
+def _random_code(rng: random.Random, digits: int) -> str:
+    return "".join(rng.choices("0123456789", k=digits))
+
+
 def make_canaries(repeats: tuple[int, ...] = (1, 4, 16, 64), per_count: int = 2, seed: int = 0) -> list[Canary]:
     """`per_count` canaries for each repeat count, each a different fake name with a random code (seeded)."""
     if not repeats or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in repeats):
@@ -60,7 +63,7 @@ def make_canaries(repeats: tuple[int, ...] = (1, 4, 16, 64), per_count: int = 2,
                          f"{len(FAKE_NAMES)} fake names")
     rng = random.Random(seed)
     names = iter(FAKE_NAMES)
-    return [Canary(next(names), "".join(rng.choices("0123456789", k=DIGITS)), count)
+    return [Canary(next(names), _random_code(rng, DIGITS), count)
             for count in repeats for _ in range(per_count)]
 
 
@@ -71,13 +74,10 @@ def planted_documents(canaries: list[Canary], seed: int = 0) -> list[str]:
     return documents
 
 
-@torch.no_grad()
 def greedy_continuation(model: GPT, tokenizer: BPETokenizer, prefix: str, new_tokens: int) -> str:
-    """The text the model writes after `prefix` when it always takes its most likely next token."""
-    ids = torch.tensor([tokenizer.encode("\n\n" + prefix)])  # as the prefix reads after a document break
-    model.eval()
-    output = model.generate(ids, new_tokens, temperature=0)
-    return tokenizer.decode(output[0, ids.shape[1]:].tolist())
+    """The text the model writes after `prefix` (as it reads after a document break) when it always takes its most
+    likely next token."""
+    return complete(model, tokenizer, "\n\n" + prefix, new_tokens, temperature=0).text
 
 
 def extracted(model: GPT, tokenizer: BPETokenizer, canary: Canary) -> bool:
@@ -95,7 +95,7 @@ def exposure(model: GPT, tokenizer: BPETokenizer, canary: Canary, candidates: in
     rng = random.Random(seed)
     others = set()
     while len(others) < candidates:
-        code = "".join(rng.choices("0123456789", k=len(canary.secret)))
+        code = _random_code(rng, len(canary.secret))
         if code != canary.secret:
             others.add(code)
     texts = [canary.continuation] + [f" {code}." for code in sorted(others)]
