@@ -32,7 +32,7 @@ from greenlab.plots import plot_pareto
 from greenlab.settings import country
 from greenlab.tokenizer import BPETokenizer
 from greenlab.tokenizer.huggingface import token_agreement, train_hf_bpe
-from greenlab.train import TrainConfig, bits_per_character, evaluate, train
+from greenlab.train import TrainConfig, text_bits_per_character, train
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,11 @@ class _Teacher:
         self.train_ids = torch.tensor(tokenizer.encode(corpus.train_text))
         self.val_ids = torch.tensor(tokenizer.encode(corpus.validation_text))
         self.characters = len(corpus.validation_text)
-        self.evaluation = TrainConfig(batch_size=16, block_size=self.model.config.block_size, eval_batches=4)
         self.bits_per_char = self.quality(self.model)
 
     def quality(self, model: torch.nn.Module) -> float:
-        """Bits per character on the held-out text."""
-        loss = evaluate(model, self.val_ids, self.evaluation)
-        return bits_per_character(loss, len(self.val_ids), self.characters)
+        """Bits per character on the whole held-out text."""
+        return text_bits_per_character(model, self.val_ids, self.characters, model.config.block_size)
 
 
 def tokenization(corpus: Corpus, scale: Scale) -> str:

@@ -1,7 +1,8 @@
 """One small training loop for causal language models, used by every notebook.
 
 A model here is any `torch.nn.Module` that maps token ids (batch, time) to logits (batch, time, vocab).
-The loop: AdamW (no weight decay on biases and norms), linear warmup then cosine decay, gradient clipping,
+The loop: AdamW (no weight decay on biases and norms), or Muon on the linear layers with AdamW on the rest,
+linear warmup then cosine decay, gradient clipping, optional bfloat16 autocast (mixed precision),
 periodic validation loss and perplexity, a progress bar with the live loss, fixed seeds (same seed, same
 model => the same losses on one machine), and the whole run measured by `greenlab.energy` — time, energy,
 CO2eq and FLOPs — into the green ledger. Checkpoints are safetensors files, never pickles.
@@ -17,6 +18,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_model
+from torch.utils.benchmark import Timer
 from tqdm.auto import tqdm
 
 from greenlab import distributed
@@ -35,6 +38,11 @@ from greenlab.settings import device
 
 class ConfigError(ValueError):
     """A training configuration with a bad value; the message names the field."""
+
+
+OPTIMIZERS = ("adamw", "muon")  # "muon": Muon on the linear layers' weights, AdamW on embeddings, biases, norms
+PRECISIONS = ("float32", "bfloat16", "auto")  # "bfloat16": the steps' forward pass under torch.autocast;
+# "auto": bfloat16 where this machine multiplies it faster than float32 (`bfloat16_speedup`), float32 elsewhere
 
 
 @dataclass(frozen=True)
@@ -52,11 +60,19 @@ class TrainConfig:
     eval_interval: int = 50  # validate every this many steps, and after the last one
     eval_batches: int = 8
     seed: int = 0
+    optimizer: str = "adamw"  # one of OPTIMIZERS
+    precision: str = "float32"  # one of PRECISIONS; validation always runs in float32
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch_size", "block_size", "learning_rate", "eval_interval", "eval_batches")
+        choices = {"optimizer": OPTIMIZERS, "precision": PRECISIONS}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name in choices:
+                if value not in choices[f.name]:
+                    raise ConfigError(f"TrainConfig.{f.name} must be one of {', '.join(choices[f.name])}; "
+                                      f"got {value!r}")
+                continue
             expected = int if f.type == "int" else (int, float)
             if isinstance(value, bool) or not isinstance(value, expected):
                 raise ConfigError(f"TrainConfig.{f.name} must be a number of type {f.type}, got {value!r}")
@@ -71,6 +87,25 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.warmup_steps ({self.warmup_steps}) must be < steps ({self.steps})")
 
 
+@cache
+def bfloat16_speedup(device_type: str = "cpu") -> float:
+    """How many times faster this machine multiplies bfloat16 matrices than float32 ones (a 2048×128 by 128×512
+    product, median time; measured once per process). Above 1 on CPUs with AVX-512 BF16 or AMX and on recent GPUs;
+    far below 1 where bfloat16 is emulated, as on AVX2-only CPUs."""
+    activations, weights = torch.randn(2048, 128, device=device_type), torch.randn(128, 512, device=device_type)
+
+    def seconds(dtype: torch.dtype) -> float:
+        timer = Timer("a @ w", globals={"a": activations.to(dtype), "w": weights.to(dtype)})
+        return timer.blocked_autorange(min_run_time=0.2).median
+
+    return seconds(torch.float32) / seconds(torch.bfloat16)
+
+
+def autocast_bfloat16(config: TrainConfig, device_type: str) -> bool:
+    """Whether the training steps run under bfloat16 autocast: "bfloat16" always, "auto" where it is faster."""
+    return config.precision == "bfloat16" or (config.precision == "auto" and bfloat16_speedup(device_type) > 1)
+
+
 def learning_rate_at(step: int, config: TrainConfig) -> float:
     """Linear warmup to `learning_rate`, then cosine decay to `min_learning_rate` at the last step."""
     if step < config.warmup_steps:
@@ -80,12 +115,45 @@ def learning_rate_at(step: int, config: TrainConfig) -> float:
     return config.min_learning_rate + cosine * (config.learning_rate - config.min_learning_rate)
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def _adamw(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices (embeddings, linear weights) only, as in GPT-2 and nanoGPT."""
-    params = [p for p in model.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
               {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(0.9, 0.95))
+
+
+class MuonWithAdamW:
+    """Muon (torch.optim.Muon: momentum, then the update orthogonalised by Newton–Schulz iterations) for the
+    weights of the linear layers, AdamW for everything else (embeddings and the tied head, biases, norms), as in
+    Keller Jordan's Muon. Muon's step is rescaled to AdamW's size ("match_rms_adamw", Moonshot AI 2025), so one
+    learning rate and schedule drive both: `param_groups` holds the groups of the two."""
+
+    def __init__(self, model: torch.nn.Module, config: TrainConfig):
+        embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+        linear = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)
+                  and m.weight.requires_grad and id(m.weight) not in embeddings]  # a tied head is an embedding
+        if not linear:
+            raise ConfigError("TrainConfig.optimizer='muon' needs linear layers to orthogonalise; the model has none")
+        in_muon = {id(p) for p in linear}
+        self.muon = torch.optim.Muon(linear, lr=config.learning_rate, weight_decay=config.weight_decay,
+                                     adjust_lr_fn="match_rms_adamw")
+        self.adamw = _adamw([p for p in model.parameters() if p.requires_grad and id(p) not in in_muon], config)
+        self.param_groups = self.muon.param_groups + self.adamw.param_groups
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.muon.zero_grad(set_to_none)
+        self.adamw.zero_grad(set_to_none)
+
+    def step(self) -> None:
+        self.muon.step()
+        self.adamw.step()
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW | MuonWithAdamW:
+    """The configuration's optimizer for `model`: AdamW (see `_adamw`) or `MuonWithAdamW`."""
+    if config.optimizer == "muon":
+        return MuonWithAdamW(model, config)
+    return _adamw([p for p in model.parameters() if p.requires_grad], config)
 
 
 def language_model_loss(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -117,6 +185,7 @@ class TrainResult:
     validation: list[dict] = field(default_factory=list)  # {"step", "val_loss", "val_perplexity", "elapsed_s"}
     measurement: Measurement | None = None
     world_size: int = 1  # how many processes trained the model together (torchrun's WORLD_SIZE)
+    precision: str = "float32"  # what the steps ran in: "float32" or "bfloat16" (autocast)
 
     @property
     def final_val_loss(self) -> float:
@@ -146,7 +215,8 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
     model.to(dev).train()
     stepped = distributed.data_parallel(model)  # the model itself, or its DistributedDataParallel wrapper
     optimizer = make_optimizer(model, config)
-    result = TrainResult(config, world_size=world.size)
+    bfloat16 = autocast_bfloat16(config, dev.type)
+    result = TrainResult(config, world_size=world.size, precision="bfloat16" if bfloat16 else "float32")
     eval_steps = {s for s in range(config.steps) if (s + 1) % config.eval_interval == 0} | {config.steps - 1}
     step_flops = eval_flops = 0
 
@@ -154,7 +224,8 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config)
         x, y = random_batch(train_ids, config.batch_size, config.block_size, batch_generator)
-        loss = loss_fn(stepped, x[mine].to(dev), y[mine].to(dev))
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bfloat16):
+            loss = loss_fn(stepped, x[mine].to(dev), y[mine].to(dev))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # under DDP, each gradient arrives here averaged over the ranks
         if config.grad_clip > 0:
@@ -199,6 +270,29 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
 def bits_per_character(loss: float, n_tokens: int, n_characters: int) -> float:
     """Convert a loss in nats per token into bits per character, which compares across tokenizers."""
     return loss / math.log(2) * n_tokens / n_characters
+
+
+@torch.no_grad()
+def text_bits_per_character(model: torch.nn.Module, ids: torch.Tensor, n_characters: int, block_size: int,
+                            batch_size: int = 32) -> float:
+    """Bits per character of `model` on a whole text: `ids` (the text's tokens) read in non-overlapping windows of
+    `block_size`, the last one shorter, so every token but the first is predicted and counted once; the summed
+    loss in bits over the text's `n_characters` characters."""
+    check_token_ids(ids, 1)
+    if n_characters <= 0:
+        raise ValueError(f"n_characters must be positive, got {n_characters}")
+    full_windows = (len(ids) - 1) // block_size
+    batches = sequential_batches(ids, batch_size, block_size) if full_windows else []
+    tail = ids[full_windows * block_size:]  # the text's last, shorter window
+    if len(tail) > 1:
+        batches.append((tail[None, :-1], tail[None, 1:]))
+    dev = next(model.parameters()).device
+    total_nats = 0.0
+    with evaluating(model):
+        for x, y in batches:
+            logits = model(x.to(dev)).float()
+            total_nats += F.cross_entropy(logits.flatten(0, 1), y.to(dev).flatten(), reduction="sum").item()
+    return total_nats / math.log(2) / n_characters
 
 
 class CheckpointError(ValueError):

@@ -30,7 +30,7 @@ from greenlab.model import GPT, GPTConfig, KVCache, evaluating
 from greenlab.seq2seq import EncoderDecoder, until_eos
 from greenlab.settings import device
 from greenlab.tasks import PairVocabulary, Pairs
-from greenlab.train import TrainConfig, TrainResult, learning_rate_at, make_optimizer
+from greenlab.train import ConfigError, TrainConfig, TrainResult, learning_rate_at, make_optimizer
 
 
 class DecoderOnlyTranslator(torch.nn.Module):
@@ -136,7 +136,10 @@ def train_translator(model: EncoderDecoder | DecoderOnlyTranslator, vocabulary: 
                      progress: bool = True) -> TrainResult:
     """Train `model` in place on random batches of `train_pairs` (teacher forcing), validating on
     `validation_pairs`; measured (time, energy) and recorded in the ledger, with the FLOPs of every step counted
-    from the model's formula at the batch's padded shapes (`EncoderDecoder.flops_per_token`)."""
+    from the model's formula at the batch's padded shapes (`EncoderDecoder.flops_per_token`). It trains in float32
+    (`config.precision` must say so)."""
+    if config.precision != "float32":
+        raise ConfigError(f"train_translator trains in float32; got TrainConfig.precision={config.precision!r}")
     torch.manual_seed(config.seed)
     draw = random.Random(config.seed)
     dev = device()

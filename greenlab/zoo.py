@@ -111,6 +111,14 @@ _TINY = Recipe("tiny", "a test-size GPT that trains in seconds, for checking a s
                TrainConfig(steps=6, batch_size=4, block_size=16, warmup_steps=1, eval_interval=3, eval_batches=1),
                vocab_size=300)
 RECIPES["tiny"] = {"cpu": _TINY, "gpu": _TINY}
+_GREENER = replace(  # notebook 05: the reference recipe with what lowered bits/char per joule (benchmarks/bench_recipe.py)
+    RECIPES["reference"]["cpu"], name="greener",
+    description="the reference recipe made greener: bfloat16 autocast where the CPU has it, Muon on the linear layers at learning rate "
+                "2e-3, a 2,048-token vocabulary, weight decay 1.0, 900 steps",
+    model=replace(RECIPES["reference"]["cpu"].model, vocab_size=2048), vocab_size=2048,
+    training=replace(_REFERENCE_TRAINING, precision="auto", optimizer="muon", learning_rate=2e-3,
+                     min_learning_rate=2e-4, weight_decay=1.0, steps=900))
+RECIPES["greener"] = {"cpu": _GREENER, "gpu": _GREENER}  # sized for 2 CPU cores, like the lesson it belongs to
 RECIPES["sliding-window"] = {  # the same recipe, but each token sees only the last quarter of the context
     size: replace(r, name="sliding-window", description=f"{r.description}; sliding-window attention over "
                                                         f"{r.model.block_size // 4} tokens (blocked kernel)",
@@ -165,7 +173,7 @@ def train_recipe(r: Recipe, folder: str | Path, *, progress: bool = True) -> Pre
     history = {"train_losses": result.train_losses, "learning_rates": result.learning_rates,
                "validation": result.validation, "measurement": result.measurement.as_row(),
                "validation_tokens": len(val_ids), "validation_characters": len(corpus.validation_text),
-               "world_size": result.world_size}
+               "world_size": result.world_size, "precision": result.precision}
     if not distributed.world().is_main:
         return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,9 @@ from torch import nn
 
 from greenlab import ledger
 from greenlab.model import GPT, GPTConfig
-from greenlab.train import (CheckpointError, ConfigError, TrainConfig, learning_rate_at, load_checkpoint,
-                            save_checkpoint, train)
+from greenlab.train import (CheckpointError, ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup,
+                            learning_rate_at, load_checkpoint, make_optimizer, save_checkpoint,
+                            text_bits_per_character, train)
 
 VOCAB = 256
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
@@ -76,11 +77,69 @@ def test_learning_rate_warms_up_then_decays():
 
 @pytest.mark.parametrize("field, value", [
     ("steps", 0), ("batch_size", -1), ("learning_rate", 0.0), ("grad_clip", -1.0), ("steps", 2.5),
-    ("seed", "zero"), ("warmup_steps", 500), ("min_learning_rate", 1.0),
+    ("seed", "zero"), ("warmup_steps", 500), ("min_learning_rate", 1.0), ("optimizer", "sgd"),
+    ("precision", "float16"), ("optimizer", 1),
 ])
 def test_bad_config_names_the_field(field, value):
     with pytest.raises(ConfigError, match=f"TrainConfig.{field}"):
         TrainConfig(**{field: value})
+
+
+def test_muon_takes_the_linear_weights_and_adamw_the_rest():
+    model = GPT(GPTConfig(vocab_size=64, block_size=8, n_layer=2, n_head=2, n_embd=16))
+    optimizer = make_optimizer(model, TrainConfig(optimizer="muon"))
+    assert isinstance(optimizer, MuonWithAdamW)
+    in_muon = {id(p) for group in optimizer.muon.param_groups for p in group["params"]}
+    in_adamw = {id(p) for group in optimizer.adamw.param_groups for p in group["params"]}
+    # per block: the attention's qkv and output projections, the MLP's two layers; the tied head is an embedding
+    assert len(in_muon) == 2 * 4 and id(model.wte.weight) in in_adamw and id(model.wpe.weight) in in_adamw
+    assert in_muon.isdisjoint(in_adamw) and in_muon | in_adamw == {id(p) for p in model.parameters()}
+    optimizer.param_groups[0]["lr"] = 0.5  # the schedule sets the learning rate through the shared groups
+    assert optimizer.muon.param_groups[0]["lr"] == 0.5
+
+
+def test_muon_without_linear_layers_is_a_config_error():
+    with pytest.raises(ConfigError, match="optimizer='muon'"):
+        make_optimizer(nn.Sequential(nn.Embedding(4, 2)), TrainConfig(optimizer="muon"))
+
+
+@pytest.mark.parametrize("options", [{"optimizer": "muon"}, {"precision": "bfloat16"}])
+def test_muon_and_bfloat16_train(cache, options):
+    config = TrainConfig(**{**SMALL.__dict__, **options})
+    torch.manual_seed(0)
+    result = train(Bigram(), *_ids(), config, label="bigram", progress=False)
+    assert result.final_val_loss < math.log(VOCAB) - 1.5  # far better than guessing among 256 bytes
+
+
+@pytest.mark.parametrize("speedup, expected", [(0.03, "float32"), (4.6, "bfloat16")])
+def test_auto_precision_takes_bfloat16_only_where_it_is_faster(cache, monkeypatch, speedup, expected):
+    monkeypatch.setattr("greenlab.train.bfloat16_speedup", lambda device_type: speedup)
+    config = TrainConfig(**{**SMALL.__dict__, "precision": "auto", "steps": 4, "eval_interval": 4})
+    assert train(Bigram(), *_ids(), config, label="bigram", progress=False).precision == expected
+
+
+def test_bfloat16_speedup_is_a_measured_ratio():
+    assert 0 < bfloat16_speedup("cpu") < 100
+    assert bfloat16_speedup("cpu") == bfloat16_speedup("cpu")  # measured once per process: the same number
+
+
+def test_text_bits_per_character_counts_every_token_once():
+    ids = torch.tensor([1, 2, 3, 4, 5, 6, 7], dtype=torch.long)  # 6 predictions: windows of 4, then 2
+
+    class Uniform(nn.Module):  # every prediction costs ln(8) nats = 3 bits
+        def __init__(self):
+            super().__init__()
+            self.unused = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            assert x.shape[1] in (4, 2)
+            return torch.zeros(*x.shape, 8)
+
+    assert text_bits_per_character(Uniform(), ids, n_characters=9, block_size=4) == pytest.approx(6 * 3 / 9)
+    assert text_bits_per_character(Uniform(), ids, n_characters=9, block_size=4, batch_size=1) == \
+        pytest.approx(6 * 3 / 9)
+    with pytest.raises(ValueError, match="n_characters must be positive, got 0"):
+        text_bits_per_character(Uniform(), ids, n_characters=0, block_size=4)
 
 
 def test_too_short_validation_ids_fail_before_training(cache):

@@ -5,7 +5,7 @@ from greenlab import ledger, settings
 from greenlab.model import GPT, GPTConfig
 from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig, until_eos
 from greenlab.tasks import PairVocabulary, Pairs
-from greenlab.train import TrainConfig
+from greenlab.train import ConfigError, TrainConfig
 from greenlab.translate import DecoderOnlyTranslator, scores, train_translator, translate
 
 PAIRS = Pairs(["ab", "ba", "aa", "bb"], ["xy", "yx", "xx", "yy"])  # every source 2 tokens, every target 2 (+ 1)
@@ -100,3 +100,9 @@ def test_bad_decoder_only_input_is_named(call, message):
     vocabulary = PairVocabulary(PAIRS)
     with pytest.raises(ValueError, match=message):
         call(tiny_decoder_only(vocabulary), vocabulary)
+
+
+def test_a_translator_refuses_bfloat16_by_name():
+    config = TrainConfig(steps=2, warmup_steps=1, precision="bfloat16")
+    with pytest.raises(ConfigError, match="precision='bfloat16'"):
+        train_translator(None, None, [], [], config)

@@ -1,6 +1,9 @@
+import importlib.util
 import json
 from dataclasses import asdict, replace
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -9,6 +12,8 @@ from greenlab.model import GPTConfig
 from greenlab.seq2seq import Seq2SeqConfig
 from greenlab.train import TrainConfig, save_checkpoint
 from greenlab.translate import translate
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_trains_once_then_loads_from_the_cache(tiny):
@@ -147,3 +152,25 @@ def test_the_code_recipe_learns_python_from_the_shipped_standard_library(cache):
     assert trained.tokenizer.decode(trained.tokenizer.encode(source)) == source
     assert len(trained.tokenizer.encode(source)) < len(source) / 2  # merges learned from code
     assert trained.history["validation_characters"] == 163_345  # the 6 held-out modules
+
+
+def _bench_recipe():
+    spec = importlib.util.spec_from_file_location("bench_recipe", ROOT / "benchmarks" / "bench_recipe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_greener_recipe_differs_from_the_reference_by_its_ablation_only():
+    reference, greener = zoo.recipe("reference"), zoo.recipe("greener")
+    assert greener.model == replace(reference.model, vocab_size=2048) and greener.vocab_size == 2048
+    assert greener.training == replace(reference.training, precision="auto", optimizer="muon", learning_rate=2e-3,
+                                       min_learning_rate=2e-4, weight_decay=1.0, steps=900)
+
+
+def test_the_shipped_ablation_table_is_the_benchmarks_current_ablation():
+    rows = _bench_recipe().ablation()  # raises when the kept changes do not add up to the greener recipe
+    shipped = pd.read_csv(ROOT / "data" / "greener_recipe_ablation.csv")
+    assert list(zip(shipped.change, shipped.verdict)) == [(change, verdict) for change, verdict, _ in rows]
+    greener = shipped[shipped.change.str.endswith("the greener recipe")].iloc[0]
+    assert greener.bits_per_char < shipped.bits_per_char.iloc[0]  # the measurement the notebook reads
