@@ -75,7 +75,7 @@ def test_train_writes_a_run_that_its_recipe_json_trains_again(tmp_path, cache, c
 
 def test_train_with_an_unknown_recipe_or_a_bad_config_is_a_message(tmp_path, capsys):
     assert cli.main(["train", "--recipe", "huge", "--out", str(tmp_path)]) == 2
-    assert "greenlab train: unknown model 'huge'; the zoo has: reference, code, tiny, sliding-window" in capsys.readouterr().err
+    assert "greenlab train: unknown model 'huge'; the zoo has: reference, code, tiny, greener, sliding-window" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text('{"name": "x"}')
     assert cli.main(["train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path)]) == 2
     assert "greenlab train: not a recipe" in capsys.readouterr().err
