@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -159,6 +160,22 @@ def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
     with counter:
         result = fn()
     return result, counter.get_total_flops()
+
+
+def median_seconds(functions: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median wall-clock seconds of each function: one warm-up call each, then `rounds` rounds that call every
+    function once in turn, so that a slow spell of the machine falls on all of them alike."""
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a whole number >= 1, got {rounds!r}")
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for fn in functions.values():
+        fn()
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 @lru_cache(maxsize=1)

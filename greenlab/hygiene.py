@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from greenlab.energy import Measurement, measure
+from greenlab.energy import Measurement, measure, median_seconds
 
 
 def idle_power(seconds: float = 2.0) -> float:
@@ -71,15 +71,8 @@ def tracker_overhead(workload: Callable[[], object], rounds: int = 5) -> dict[st
         with measure("overhead: measured + FLOPs", record=False, count_flops=True):
             workload()
 
-    variants = {"bare": workload, "measure()": measured, "measure(count_flops=True)": measured_with_flops}
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    workload()  # warm-up
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return median_seconds({"bare": workload, "measure()": measured, "measure(count_flops=True)": measured_with_flops},
+                          rounds)
 
 
 @dataclass(frozen=True)

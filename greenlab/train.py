@@ -26,12 +26,11 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import save_model
-from torch.utils.benchmark import Timer
 from tqdm.auto import tqdm
 
 from greenlab import distributed
 from greenlab.data import check_token_ids, random_batch, sequential_batches
-from greenlab.energy import Measurement, count_flops
+from greenlab.energy import Measurement, count_flops, median_seconds
 from greenlab.model import evaluating
 from greenlab.settings import device
 
@@ -93,12 +92,19 @@ def bfloat16_speedup(device_type: str = "cpu") -> float:
     product, median time; measured once per process). Above 1 on CPUs with AVX-512 BF16 or AMX and on recent GPUs;
     far below 1 where bfloat16 is emulated, as on AVX2-only CPUs."""
     activations, weights = torch.randn(2048, 128, device=device_type), torch.randn(128, 512, device=device_type)
+    operands = {dtype: (activations.to(dtype), weights.to(dtype)) for dtype in (torch.float32, torch.bfloat16)}
 
-    def seconds(dtype: torch.dtype) -> float:
-        timer = Timer("a @ w", globals={"a": activations.to(dtype), "w": weights.to(dtype)})
-        return timer.blocked_autorange(min_run_time=0.2).median
+    def product(dtype: torch.dtype) -> Callable[[], None]:
+        a, w = operands[dtype]
 
-    return seconds(torch.float32) / seconds(torch.bfloat16)
+        def multiply() -> None:
+            a @ w
+            if device_type == "cuda":
+                torch.cuda.synchronize()  # a GPU returns before it has computed; wait for it
+        return multiply
+
+    seconds = median_seconds({"float32": product(torch.float32), "bfloat16": product(torch.bfloat16)}, rounds=21)
+    return seconds["float32"] / seconds["bfloat16"]
 
 
 def autocast_bfloat16(config: TrainConfig, device_type: str) -> bool:

@@ -1,4 +1,5 @@
 import math
+import re
 import time
 
 import pytest
@@ -146,3 +147,26 @@ def test_an_empty_cache_setting_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("GREENLAB_CACHE", " ")
     with pytest.raises(ValueError, match="GREENLAB_CACHE is set but empty"):
         settings.cache_dir()
+
+
+def test_median_seconds_calls_the_functions_in_turn_and_keeps_each_median():
+    calls = []
+
+    def short() -> None:
+        calls.append("short")
+        time.sleep(0.002)
+
+    def long() -> None:
+        calls.append("long")
+        time.sleep(0.02)
+
+    seconds = energy.median_seconds({"short": short, "long": long}, rounds=3)
+    assert calls == ["short", "long"] * 4  # one warm-up each, then three rounds, interleaved
+    assert set(seconds) == {"short", "long"}
+    assert 0.002 <= seconds["short"] and 0.02 <= seconds["long"]  # a sleep never ends early
+
+
+@pytest.mark.parametrize("rounds", [0, -1, 2.5])
+def test_median_seconds_refuses_a_round_count_by_name(rounds):
+    with pytest.raises(ValueError, match=re.escape(repr(rounds))):
+        energy.median_seconds({"nothing": lambda: None}, rounds=rounds)

@@ -1,6 +1,8 @@
 """The set-up files agree with each other, and README's two commands are what Makefile and CI run."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -100,3 +102,16 @@ def test_the_course_table_links_every_notebook_and_lab():
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb")):
         link = f"]({path.parent.name}/{path.name})"
         assert link in readme, f"README's course table does not link {path.parent.name}/{path.name}"
+
+
+def test_importing_the_package_prints_nothing_and_loads_no_compiler_toolchain():
+    """An import that writes to stderr breaks every notebook's first cell; torch.utils.cpp_extension (pulled in by
+    torch.utils.benchmark) warns on every CUDA build of torch without a CUDA toolkit, as on Colab's CPU runtime."""
+    modules = [".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+               for path in sorted((ROOT / "greenlab").rglob("*.py")) if path.stem != "__main__"]
+    script = "import sys\n" + "".join(f"import {name}\n" for name in modules) + \
+        "print('torch.utils.cpp_extension' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert run.stdout == "False\n"
