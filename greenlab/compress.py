@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import io
-import time
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from greenlab import ledger
-from greenlab.energy import Measurement, measure
+from greenlab.energy import Measurement, measure, repeat_for
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
@@ -118,13 +117,13 @@ def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = N
     prompt = torch.randint(0, model.config.vocab_size, (batch_size, prompt_tokens),
                            generator=torch.Generator().manual_seed(0)).to(model.wte.weight.device)
     model.generate(prompt, 4, temperature=0)  # warm-up
-    tokens = 0
+
+    def generate_once() -> int:
+        model.generate(prompt, new_tokens, temperature=0)
+        return batch_size * new_tokens
+
     with measure(f"generate: {name}, batch {batch_size}", record=False) as m:
-        start = time.perf_counter()
-        while tokens == 0 or time.perf_counter() - start < min_seconds:
-            model.generate(prompt, new_tokens, temperature=0)
-            tokens += batch_size * new_tokens
-        seconds = time.perf_counter() - start
+        tokens, seconds = repeat_for(generate_once, min_seconds)
     m.label = f"generate: {name}, batch {batch_size}, {tokens} tokens"
     if record:
         ledger.record({**m.as_row(), "model": name, "tokens": tokens, "bits_per_char": bits_per_char})

@@ -178,6 +178,22 @@ def median_seconds(functions: dict[str, Callable[[], object]], rounds: int) -> d
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def repeat_for(work: Callable[[], int], min_seconds: float) -> tuple[int, float]:
+    """Call `work()` again and again, at least once, until `min_seconds` have passed (whole calls, so a block is long
+    enough for the energy tracker). `work()` returns how many units it did (tokens, uses); returns their total and
+    the seconds taken."""
+    if not min_seconds > 0:
+        raise ValueError(f"min_seconds must be > 0, got {min_seconds!r}")
+    units, start = 0, time.perf_counter()
+    while units == 0 or time.perf_counter() - start < min_seconds:
+        done = work()
+        if isinstance(done, bool) or not isinstance(done, int) or done < 1:
+            raise ValueError(f"the repeated work must return how many units it did (a whole number >= 1), "
+                             f"got {done!r}")
+        units += done
+    return units, time.perf_counter() - start
+
+
 @lru_cache(maxsize=1)
 def _grid_data() -> dict[str, dict]:
     from codecarbon.input import DataSource

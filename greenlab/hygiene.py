@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from greenlab.energy import Measurement, measure, median_seconds
+from greenlab.energy import Measurement, measure, median_seconds, repeat_for
 
 
 def idle_power(seconds: float = 2.0) -> float:
@@ -110,14 +110,7 @@ def cost_of_uses(run: Callable[[], int], label: str, runs: int = 3, min_seconds:
     run()  # warm-up: first calls pay for allocation and caches that later calls reuse
     costs = []
     for attempt in range(runs):
-        uses = 0
         with measure(f"{label} ({attempt + 1}/{runs})") as m:
-            start = time.perf_counter()
-            while uses == 0 or time.perf_counter() - start < min_seconds:
-                served = run()
-                if isinstance(served, bool) or not isinstance(served, int) or served < 1:
-                    raise ValueError(f"run() must return how many uses it served (a whole number >= 1), "
-                                     f"got {served!r}")
-                uses += served
+            uses, _ = repeat_for(run, min_seconds)
         costs.append(UseCost(uses, m))
     return sorted(costs, key=lambda cost: cost.measurement.dynamic_j / cost.uses)[runs // 2]

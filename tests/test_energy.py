@@ -170,3 +170,20 @@ def test_median_seconds_calls_the_functions_in_turn_and_keeps_each_median():
 def test_median_seconds_refuses_a_round_count_by_name(rounds):
     with pytest.raises(ValueError, match=re.escape(repr(rounds))):
         energy.median_seconds({"nothing": lambda: None}, rounds=rounds)
+
+
+def test_repeat_for_repeats_whole_calls_until_the_time_and_totals_their_units():
+    units, seconds = energy.repeat_for(lambda: time.sleep(0.01) or 3, min_seconds=0.05)
+    assert units % 3 == 0 and units >= 3 * 5 and seconds >= 0.05  # a sleep never ends early: at least five calls
+    assert energy.repeat_for(lambda: 7, min_seconds=1e-9)[0] >= 7  # at least one call, however short the time
+
+
+@pytest.mark.parametrize("returned", [0, -2, True, 1.5, None])
+def test_repeat_for_refuses_work_that_does_not_say_how_much_it_did(returned):
+    with pytest.raises(ValueError, match=re.escape(repr(returned))):
+        energy.repeat_for(lambda: returned, min_seconds=0.01)
+
+
+def test_repeat_for_refuses_a_time_that_is_not_positive():
+    with pytest.raises(ValueError, match="min_seconds must be > 0, got 0"):
+        energy.repeat_for(lambda: 1, min_seconds=0)
