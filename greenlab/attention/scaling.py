@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from greenlab.attention.kernels import flex_available, flex_sliding_window, masked_dense_attention, \
     sliding_window_attention
 from greenlab.attention.patterns import causal
-from greenlab.energy import measure
+from greenlab.energy import measure, repeat_for
 from greenlab.memory import peak_memory_in_subprocess, peak_memory_mib
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -134,13 +134,13 @@ def compare_energy(lengths: list[int], window: int = 256, heads: int = 4, head_d
         contenders = kernels(length, window)
         inputs = _inputs(length, heads, head_dim, grad=True)
         for name in names:
-            _run(contenders[name], inputs, backward=True)  # warm-up
-            calls = 0
+            def one_pass(kernel: Kernel = contenders[name]) -> int:
+                _run(kernel, inputs, backward=True)
+                return 1
+
+            one_pass()  # warm-up
             with measure(f"attention {name}, L={length}", record=False) as m:
-                start = time.perf_counter()
-                while calls == 0 or time.perf_counter() - start < min_seconds:
-                    _run(contenders[name], inputs, backward=True)
-                    calls += 1
+                calls, _ = repeat_for(one_pass, min_seconds)
             joules.setdefault(name, {})[length] = m.energy_j / calls
             method = m.method
     return joules, method
