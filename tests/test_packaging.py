@@ -115,3 +115,38 @@ def test_importing_the_package_prints_nothing_and_loads_no_compiler_toolchain():
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     assert run.stdout == "False\n"
+
+
+def _chapter_index() -> list[str]:
+    return [line for line in (ROOT / "greenlab" / "__init__.py").read_text().splitlines()
+            if re.match(r"    \d\d ", line)]
+
+
+def test_the_chapter_index_names_every_module_and_only_modules_that_exist():
+    import greenlab
+    package = ROOT / "greenlab"
+    modules = {path.stem for path in package.glob("*.py")} - {"__init__", "__main__"}
+    packages = {path.parent.name for path in package.glob("*/__init__.py")}
+    named = set(re.findall(r"[a-z][a-z0-9_]*", greenlab.__doc__.split("The code behind each chapter")[1]))
+    assert modules | packages <= named, f"not in the index: {sorted((modules | packages) - named)}"
+    for line in _chapter_index():
+        number, rest = line.split(maxsplit=1)
+        title, listed = re.split(r"\s{2,}", rest, maxsplit=1)
+        for name, inside in re.findall(r"([a-z][a-z0-9_]*/?)(?: \(([^)]*)\))?", listed):
+            if name.endswith("/"):
+                assert name[:-1] in packages, f"chapter {number}: no package {name}"
+                assert {f"{part}.py" for part in inside.split(", ")} <= {p.name for p in (package / name).glob("*.py")}
+            else:
+                assert name in modules, f"chapter {number} ({title}): no module {name}"
+    assert [line.split()[0] for line in _chapter_index()] == [f"{n:02d}" for n in range(9)]
+
+
+def test_readme_carries_the_same_chapter_index():
+    readme = (ROOT / "README.md").read_text()
+    assert "\n".join(_chapter_index()) in readme
+
+
+def test_importing_greenlab_alone_does_not_load_pytorch():
+    script = "import sys, greenlab; print('torch' in sys.modules); greenlab.doctor; print('torch' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert run.stdout == "False\nTrue\n", run.stderr
