@@ -28,7 +28,7 @@ import numpy as np
 
 from greenlab.model import GPT
 from greenlab.probe_models import log_likelihoods
-from greenlab.settings import DATA_DIR
+from greenlab.settings import DATA_DIR, check_number
 from greenlab.tokenizer import BPETokenizer
 
 OCCUPATION_TEMPLATES = DATA_DIR / "occupation_templates.json"
@@ -80,9 +80,7 @@ def _fill(template: str, occupation: str, pronoun: str) -> str:
 
 def check_skew(skew: float) -> float:
     """The share of training sentences whose pronoun follows the stereotype, from 0 to 1 (0.5: no skew)."""
-    if isinstance(skew, bool) or not isinstance(skew, (int, float)) or not 0 <= skew <= 1:
-        raise ValueError(f"skew must be a number from 0 to 1 (the share of stereotypical pronouns), got {skew!r}")
-    return float(skew)
+    return float(check_number("skew", skew, at_least=0, at_most=1, why="the share of stereotypical pronouns"))
 
 
 def skewed_sentences(templates: Templates, skew: float, seed: int = 0) -> list[str]:

@@ -28,7 +28,7 @@ import torch
 
 from greenlab.data import read_stdlib_snapshot, read_text_records, stdlib_file_names
 from greenlab.model import GPT, fit_prompt
-from greenlab.settings import DATA_DIR
+from greenlab.settings import DATA_DIR, check_whole
 from greenlab.tokenizer import BPETokenizer
 
 PROBLEMS = DATA_DIR / "code_problems.json"
@@ -56,8 +56,7 @@ def held_out_sources() -> dict[str, str]:
 def next_line_examples(sources: dict[str, str], count: int, min_chars: int = 8) -> list[NextLine]:
     """`count` lines of code spread evenly over `sources` (every m-th eligible line, in file order): lines with at
     least `min_chars` characters of code after their indentation, not the first line of a file."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a whole number >= 1, got {count!r}")
+    check_whole("count", count)
     eligible = []
     for name in sorted(sources):
         text = sources[name]
@@ -125,8 +124,7 @@ def sample_bodies(model: GPT, tokenizer: BPETokenizer, problem: Problem, n: int,
                   temperature: float = 0.8, top_p: float = 0.95, seed: int = 0) -> list[str]:
     """`n` bodies for `problem`, sampled in one batch (temperature and nucleus sampling, as for pass@k in the
     Codex paper), each cut where the function ends (`function_body`). The same seed gives the same bodies."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    check_whole("n", n)
     ids = fit_prompt(tokenizer.encode(problem.prompt), model.config.block_size, new_tokens)
     prompt = torch.tensor([ids] * n, dtype=torch.long, device=model.wte.weight.device)
     generator = torch.Generator(device=prompt.device).manual_seed(seed)

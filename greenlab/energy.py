@@ -165,8 +165,7 @@ def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
 def median_seconds(functions: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     """Median wall-clock seconds of each function: one warm-up call each, then `rounds` rounds that call every
     function once in turn, so that a slow spell of the machine falls on all of them alike."""
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a whole number >= 1, got {rounds!r}")
+    settings.check_whole("rounds", rounds)
     times: dict[str, list[float]] = {name: [] for name in functions}
     for fn in functions.values():
         fn()
@@ -182,15 +181,10 @@ def repeat_for(work: Callable[[], int], min_seconds: float) -> tuple[int, float]
     """Call `work()` again and again, at least once, until `min_seconds` have passed (whole calls, so a block is long
     enough for the energy tracker). `work()` returns how many units it did (tokens, uses); returns their total and
     the seconds taken."""
-    if not min_seconds > 0:
-        raise ValueError(f"min_seconds must be > 0, got {min_seconds!r}")
+    settings.check_number("min_seconds", min_seconds, above=0)
     units, start = 0, time.perf_counter()
     while units == 0 or time.perf_counter() - start < min_seconds:
-        done = work()
-        if isinstance(done, bool) or not isinstance(done, int) or done < 1:
-            raise ValueError(f"the repeated work must return how many units it did (a whole number >= 1), "
-                             f"got {done!r}")
-        units += done
+        units += settings.check_whole("what the repeated work returns", work(), why="how many units it did")
     return units, time.perf_counter() - start
 
 

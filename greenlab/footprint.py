@@ -14,15 +14,13 @@ they run (`start_hours`, the hourly carbon intensity of a few grids in data/grid
 
 from __future__ import annotations
 
-import math
-import numbers
 import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from greenlab.energy import check_country, grid_intensity
-from greenlab.settings import DATA_DIR
+from greenlab.settings import DATA_DIR, check_number, check_whole
 
 PUBLISHED_FOOTPRINTS = DATA_DIR / "published_footprints.csv"
 PUBLISHED_INFERENCE = DATA_DIR / "published_inference.csv"
@@ -34,8 +32,7 @@ DEFAULT_UTILIZATION = 0.30  # model FLOPs utilization: GPT-3 21 %, Gopher 33 %, 
 
 def _positive(**values: float) -> None:
     for name, value in values.items():
-        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        check_number(name, value, above=0)
 
 
 def training_flops(n_params: float, n_tokens: float) -> float:
@@ -176,8 +173,7 @@ def start_hours(grid: str, hours: int) -> pd.Series:
     profile = hourly_intensity()
     if grid not in profile.columns:
         raise ValueError(f"unknown grid {grid!r}; data/grid_hourly_intensity.csv has: {', '.join(profile.columns)}")
-    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24:
-        raise ValueError(f"hours must be a whole number of hours from 1 to 24, got {hours!r}")
+    check_whole("hours", hours, 1, 24, why="the job's length in hours")
     day = profile[grid].tolist()
     return pd.Series({start: sum(day[(start + h) % 24] for h in range(hours)) / hours for start in range(24)},
                      name=f"{grid}, {hours} h job")

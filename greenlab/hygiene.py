@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from greenlab.energy import Measurement, measure, median_seconds, repeat_for
+from greenlab.settings import check_number, check_whole
 
 
 def idle_power(seconds: float = 2.0) -> float:
@@ -28,8 +29,7 @@ def idle_power(seconds: float = 2.0) -> float:
     The sleep lasts half a second more than asked: codecarbon samples every second, and a block that ends on a
     sample can have its last second counted twice (its sampler and `stop()` both read it), which a sleep of a whole
     number of seconds always does."""
-    if not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+    check_number("seconds", seconds, above=0)
     with measure(f"idle baseline, {seconds + 0.5:g} s") as m:
         time.sleep(seconds + 0.5)
     return m.energy_j / m.duration_s
@@ -103,10 +103,9 @@ def cost_of_uses(run: Callable[[], int], label: str, runs: int = 3, min_seconds:
 
     Keep `min_seconds` off whole numbers: a run of quick calls ends just after it, and a block that ends on one of
     the tracker's once-a-second samples can have its last second counted twice (see `idle_power`)."""
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1 or runs % 2 == 0:
+    if check_whole("runs", runs, why="an odd number, so that one run is the median") % 2 == 0:
         raise ValueError(f"runs must be an odd whole number >= 1 (so that one run is the median), got {runs!r}")
-    if not min_seconds > 0:
-        raise ValueError(f"min_seconds must be > 0, got {min_seconds!r}")
+    check_number("min_seconds", min_seconds, above=0)
     run()  # warm-up: first calls pay for allocation and caches that later calls reuse
     costs = []
     for attempt in range(runs):

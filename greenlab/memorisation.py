@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from greenlab.assistant import complete
 from greenlab.model import GPT
 from greenlab.probe_models import log_likelihoods
+from greenlab.settings import check_whole
 from greenlab.tokenizer import BPETokenizer
 
 DIGITS = 6
@@ -56,8 +57,10 @@ def _random_code(rng: random.Random, digits: int) -> str:
 
 def make_canaries(repeats: tuple[int, ...] = (1, 4, 16, 64), per_count: int = 2, seed: int = 0) -> list[Canary]:
     """`per_count` canaries for each repeat count, each a different fake name with a random code (seeded)."""
-    if not repeats or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in repeats):
-        raise ValueError(f"repeats must be whole numbers of at least 1, got {repeats!r}")
+    if not repeats:
+        raise ValueError("repeats is empty: give at least one repeat count")
+    for repeat in repeats:
+        check_whole("each of repeats", repeat)
     if len(repeats) * per_count > len(FAKE_NAMES):
         raise ValueError(f"{len(repeats)} repeat counts × {per_count} canaries need more than the "
                          f"{len(FAKE_NAMES)} fake names")
@@ -90,8 +93,7 @@ def exposure(model: GPT, tokenizer: BPETokenizer, canary: Canary, candidates: in
     """log2(candidates + 1) − log2(rank of the true secret among it and `candidates` random codes), ranked by
     log p(" CODE." | prefix); ties count against the secret."""
     possible = 10 ** len(canary.secret) - 1  # the other codes of that many digits
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or not 1 <= candidates <= possible:
-        raise ValueError(f"candidates must be a whole number from 1 to {possible:,}, got {candidates!r}")
+    check_whole("candidates", candidates, 1, possible, why="the other codes of that many digits")
     rng = random.Random(seed)
     others = set()
     while len(others) < candidates:

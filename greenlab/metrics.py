@@ -34,6 +34,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from greenlab.settings import check_whole
+
 MAX_ORDER = 4  # n-grams of 1 to 4 words, as in the BLEU paper and every WMT report
 
 # mteval-v13a's rules, in order (sacrebleu.tokenizers.tokenizer_re): split off symbols and most punctuation; a
@@ -205,15 +207,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     "Evaluating Large Language Models Trained on Code"), 1 - C(n - c, k) / C(n, k), computed as the product
     1 - (1 - k/(n - c + 1)) · ... · (1 - k/n), which never forms the binomials (they overflow a float for n in the
     hundreds). Average it over problems for a benchmark's pass@k."""
-    for name, value in (("n", n), ("c", c), ("k", k)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"pass_at_k takes whole numbers: {name} = {value!r}")
-    if n < 1:
-        raise ValueError(f"n (programs generated) must be at least 1, got {n}")
-    if not 0 <= c <= n:
-        raise ValueError(f"c (programs that pass) must be between 0 and n = {n}, got {c}")
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be between 1 and n = {n} (a draw of k programs from the n generated), got {k}")
+    check_whole("n", n, why="programs generated")
+    check_whole("c", c, 0, n, why="programs that pass, of the n generated")
+    check_whole("k", k, 1, n, why="a draw of k programs from the n generated")
     if n - c < k:  # every draw of k holds a passing program
         return 1.0
     none_pass = 1.0

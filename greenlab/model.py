@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import torch
@@ -24,6 +24,7 @@ from torch import nn
 
 from greenlab.attention.kernels import flex_sliding_window, sliding_window_attention
 from greenlab.attention.patterns import causal as causal_mask  # True where a query may look (see patterns.causal)
+from greenlab.settings import check_number, check_whole
 
 AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "int | None"], torch.Tensor]
 
@@ -82,18 +83,14 @@ class GPTConfig:
     window: int | None = None  # sliding-window attention: each token sees itself and window - 1 tokens before
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ValueError(f"GPTConfig.{f.name} must be a positive integer, got {value!r}")
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            check_whole(f"GPTConfig.{name}", getattr(self, name))
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig.n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
                              f"each head gets n_embd / n_head dimensions")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
-        if self.window is not None and (isinstance(self.window, bool) or not isinstance(self.window, int)
-                                        or self.window <= 0):
-            raise ValueError(f"GPTConfig.window must be a positive integer or None (dense), got {self.window!r}")
+        check_number("GPTConfig.dropout", self.dropout, at_least=0, below=1)
+        if self.window is not None:  # None: dense causal attention
+            check_whole("GPTConfig.window", self.window)
         if not isinstance(self.attention, str) or self.attention not in ATTENTION:
             raise ValueError(f"GPTConfig.attention={self.attention!r} is unknown; registered: {', '.join(ATTENTION)}")
 
@@ -273,8 +270,7 @@ class GPT(nn.Module):
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[1] == 0:
             raise ValueError(f"generate needs a prompt of shape (batch, time) with at least one token, got "
                              f"{tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__}")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
+        check_whole("max_new_tokens", max_new_tokens, minimum=0)
         cache, fed = None, 0  # fed: how many tokens of idx the cache already holds
         with evaluating(self):
             for _ in range(max_new_tokens):
@@ -294,8 +290,7 @@ class GPT(nn.Module):
 def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """One token id per row of `logits` (B, vocab): greedy for temperature ≤ 0, else sampled."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be a finite number (<= 0 for greedy decoding), got {temperature!r}")
+    check_number("temperature", temperature, why="<= 0 for greedy decoding")
     if temperature <= 0:
         return logits.argmax(dim=-1, keepdim=True)
     logits = logits / temperature
@@ -317,9 +312,8 @@ def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
 def fit_prompt(ids: list[int], block_size: int, new_tokens: int) -> list[int]:
     """The last `block_size - new_tokens` token ids of a prompt, so that the prompt and `new_tokens` generated
     tokens fit the context together (and the KV cache serves every step): a long prompt loses its beginning."""
-    if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or not 1 <= new_tokens < block_size:
-        raise ValueError(f"new_tokens must be a whole number from 1 to {block_size - 1} (the model's context is "
-                         f"{block_size} tokens and the prompt needs at least one), got {new_tokens!r}")
+    check_whole("new_tokens", new_tokens, 1, block_size - 1,
+                why=f"the model's context is {block_size} tokens and the prompt needs at least one")
     if not ids:
         raise ValueError("the prompt is empty: there is nothing to continue")
     return ids[-(block_size - new_tokens):]

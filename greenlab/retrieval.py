@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 import bm25s
 
+from greenlab.settings import check_whole
+
+
 @dataclass(frozen=True)
 class Passage:
     """A window of words from one topic of the documentation."""
@@ -35,8 +38,7 @@ def split_passages(topics: dict[str, str], size: int = 60, stride: int = 30) -> 
     """Each topic's text cut into windows of `size` words starting every `stride` words (the last window ends at
     the topic's end). A topic with the same words as an earlier one, or none, is skipped."""
     for name, value in (("size", size), ("stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        check_whole(name, value, why="in words")
     if stride > size:
         raise ValueError(f"stride ({stride}) must not exceed size ({size}): the words between windows would be lost")
     passages, seen = [], set()
@@ -68,9 +70,7 @@ class BM25Index:
 
     def check_k(self, k: int) -> int:
         """`k` itself, or a ValueError naming it when the index cannot return that many passages."""
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(self.passages):
-            raise ValueError(f"k must be a whole number from 1 to the {len(self.passages)} passages, got {k!r}")
-        return k
+        return check_whole("k", k, 1, len(self.passages), why="the passages in the index")
 
     def search(self, query: str, k: int = 1) -> list[Passage]:
         """The `k` passages that score highest for `query`, best first."""

@@ -35,7 +35,7 @@ source tokens, target tokens and the output head, and a zero `final_logits_bias`
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from greenlab.model import KVCache, causal_mask, evaluating, init_weights
+from greenlab.settings import check_number, check_whole
 
 if TYPE_CHECKING:
     from transformers import MarianConfig, MarianMTModel
@@ -69,24 +70,18 @@ class Seq2SeqConfig:
     eos_id: int = 2  # the end of a target: generation stops there
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"Seq2SeqConfig.{f.name} must be an integer, got {value!r}")
-            if f.type == "int" and f.name not in SPECIAL_IDS and value <= 0:
-                raise ValueError(f"Seq2SeqConfig.{f.name} must be a positive integer, got {value!r}")
+        for name in ("vocab_size", "d_model", "n_head", "n_encoder_layer", "n_decoder_layer", "d_ff",
+                     "max_source_len", "max_target_len"):
+            check_whole(f"Seq2SeqConfig.{name}", getattr(self, name))
         for name in SPECIAL_IDS:
-            if not 0 <= getattr(self, name) < self.vocab_size:
-                raise ValueError(f"Seq2SeqConfig.{name}={getattr(self, name)} is not a token id: ids run from 0 to "
-                                 f"vocab_size - 1 = {self.vocab_size - 1}")
+            check_whole(f"Seq2SeqConfig.{name}", getattr(self, name), 0, self.vocab_size - 1, why="a token id")
         if self.eos_id in (self.pad_id, self.bos_id):
             raise ValueError(f"Seq2SeqConfig.eos_id={self.eos_id} must differ from pad_id={self.pad_id} and "
                              f"bos_id={self.bos_id}: generation stops at it")
         if self.d_model % self.n_head:
             raise ValueError(f"Seq2SeqConfig.d_model={self.d_model} is not divisible by n_head={self.n_head}: "
                              f"each head gets d_model / n_head dimensions")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"Seq2SeqConfig.dropout must be a number in [0, 1), got {self.dropout!r}")
+        check_number("Seq2SeqConfig.dropout", self.dropout, at_least=0, below=1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -356,8 +351,7 @@ class EncoderDecoder(nn.Module):
         c = self.config
         S, T = source_len or c.max_source_len, target_len or c.max_target_len
         for name, value in (("source_len", S), ("target_len", T)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_whole(name, value)
         d, f, V = c.d_model, c.d_ff, c.vocab_size
         encoder = S * c.n_encoder_layer * (2 * (4 * d * d + 2 * d * f) + 4 * S * d)
         source_keys_values = S * c.n_decoder_layer * 2 * 2 * d * d
@@ -401,8 +395,7 @@ class EncoderDecoder(nn.Module):
         cost, so it keeps its score and competes with the open ones until the end. Returns, like `greedy`, a
         list of ids per source; beam_width 1 is greedy decoding.
         """
-        if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
-            raise ValueError(f"beam_width must be a whole number >= 1, got {beam_width!r}")
+        check_whole("beam_width", beam_width)
         self._check_generation(src_ids, max_new_tokens)
         c, B, k = self.config, src_ids.shape[0], beam_width
         device = src_ids.device
@@ -445,8 +438,7 @@ class EncoderDecoder(nn.Module):
         """Clear errors before generating: bad sources, or more new tokens than the decoder can read (it reads
         <s> and all new tokens but the last: at most max_target_len of them)."""
         self.source_allowed(src_ids)
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}")
+        check_whole("max_new_tokens", max_new_tokens)
         if max_new_tokens > self.config.max_target_len:
             raise ValueError(f"max_new_tokens={max_new_tokens} is more than the model's "
                              f"max_target_len={self.config.max_target_len}: the decoder would read <s> and "

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from greenlab.settings import check_whole
+
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
@@ -36,8 +38,7 @@ VOWELS = set("aeiou")
 def number_to_words(number: int) -> str:
     """An integer from 0 to 999,999 in English words, as written in American English ("four thousand
     twenty-one", no "and")."""
-    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 1_000_000:
-        raise ValueError(f"number must be an integer from 0 to 999,999, got {number!r}")
+    check_whole("number", number, 0, 999_999)
     if number < 20:
         return ONES[number]
     if number < 100:
@@ -155,8 +156,7 @@ def load_task(name: str = "numbers", train: int | None = None, validation: int =
     if train is None:
         train = len(corpus_sentences()) - validation - test if name == "pig-latin" else 20_000
     for label, size in {"train": train, "validation": validation, "test": test}.items():
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"{label} must be a whole number of pairs above zero, got {size!r}")
+        check_whole(label, size, why="a number of pairs")
     pairs = TASKS[name](train + validation + test, random.Random(f"{name}/{seed}"))
 
     def split(start: int, stop: int) -> Pairs:

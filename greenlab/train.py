@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Callable
@@ -32,7 +32,7 @@ from greenlab import distributed
 from greenlab.data import check_token_ids, random_batch, sequential_batches
 from greenlab.energy import Measurement, count_flops, median_seconds
 from greenlab.model import evaluating
-from greenlab.settings import device
+from greenlab.settings import check_number, check_whole, device
 
 
 class ConfigError(ValueError):
@@ -63,22 +63,16 @@ class TrainConfig:
     precision: str = "float32"  # one of PRECISIONS; validation always runs in float32
 
     def __post_init__(self) -> None:
-        positive = ("steps", "batch_size", "block_size", "learning_rate", "eval_interval", "eval_batches")
-        choices = {"optimizer": OPTIMIZERS, "precision": PRECISIONS}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in choices:
-                if value not in choices[f.name]:
-                    raise ConfigError(f"TrainConfig.{f.name} must be one of {', '.join(choices[f.name])}; "
-                                      f"got {value!r}")
-                continue
-            expected = int if f.type == "int" else (int, float)
-            if isinstance(value, bool) or not isinstance(value, expected):
-                raise ConfigError(f"TrainConfig.{f.name} must be a number of type {f.type}, got {value!r}")
-            if f.name in positive and value <= 0:
-                raise ConfigError(f"TrainConfig.{f.name} must be > 0, got {value!r}")
-            if value < 0:
-                raise ConfigError(f"TrainConfig.{f.name} must be >= 0, got {value!r}")
+        for name in ("steps", "batch_size", "block_size", "eval_interval", "eval_batches"):
+            check_whole(f"TrainConfig.{name}", getattr(self, name), error=ConfigError)
+        for name in ("warmup_steps", "seed"):
+            check_whole(f"TrainConfig.{name}", getattr(self, name), minimum=0, error=ConfigError)
+        check_number("TrainConfig.learning_rate", self.learning_rate, above=0, error=ConfigError)
+        for name in ("min_learning_rate", "weight_decay", "grad_clip"):
+            check_number(f"TrainConfig.{name}", getattr(self, name), at_least=0, error=ConfigError)
+        for name, choices in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"TrainConfig.{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
         if self.min_learning_rate > self.learning_rate:
             raise ConfigError(f"TrainConfig.min_learning_rate ({self.min_learning_rate}) must not exceed "
                               f"learning_rate ({self.learning_rate})")

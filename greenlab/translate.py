@@ -28,7 +28,7 @@ from greenlab.energy import measure
 from greenlab.metrics import chrf, corpus_bleu, exact_match
 from greenlab.model import GPT, GPTConfig, KVCache, evaluating
 from greenlab.seq2seq import EncoderDecoder, until_eos
-from greenlab.settings import device
+from greenlab.settings import check_whole, device
 from greenlab.tasks import PairVocabulary, Pairs
 from greenlab.train import ConfigError, TrainConfig, TrainResult, learning_rate_at, make_optimizer
 
@@ -45,9 +45,7 @@ class DecoderOnlyTranslator(torch.nn.Module):
     def __init__(self, gpt: GPT, source_len: int):
         super().__init__()
         block_size = gpt.config.block_size
-        if isinstance(source_len, bool) or not isinstance(source_len, int) or not 0 < source_len < block_size:
-            raise ValueError(f"source_len must be a whole number between 1 and block_size - 1 = {block_size - 1}, "
-                             f"got {source_len!r}")
+        check_whole("source_len", source_len, 1, block_size - 1, why="the GPT's block_size - 1")
         self.gpt, self.source_len = gpt, source_len
 
     @property
@@ -90,10 +88,7 @@ class DecoderOnlyTranslator(torch.nn.Module):
     def greedy(self, src_ids: torch.Tensor, max_new_tokens: int) -> list[list[int]]:
         """The most likely next token at every step, until </s> or `max_new_tokens`, with the GPT's key/value
         cache: ids per source, as `EncoderDecoder.greedy`."""
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
-                or not 1 <= max_new_tokens <= self.max_target_len:
-            raise ValueError(f"max_new_tokens must be a whole number from 1 to {self.max_target_len}, "
-                             f"got {max_new_tokens!r}")
+        check_whole("max_new_tokens", max_new_tokens, 1, self.max_target_len)
         bos = torch.full((src_ids.shape[0], 1), PairVocabulary.BOS, device=src_ids.device)
         tokens = torch.cat([self.prompt(src_ids), bos], dim=1)
         finished = torch.zeros(src_ids.shape[0], dtype=torch.bool, device=src_ids.device)

@@ -49,10 +49,10 @@ def test_density_and_flops_of_a_pattern():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: sliding_window(8, 0), "window must be a positive integer"),
-    (lambda: strided(8, -1), "stride must be a positive integer"),
+    (lambda: sliding_window(8, 0), "window must be a whole number >= 1"),
+    (lambda: strided(8, -1), "stride must be a whole number >= 1"),
     (lambda: random_blocks(10, block=4, n_random=1), "not a multiple of block=4"),
-    (lambda: random_blocks(16, block=4, n_random=-1), "n_random must be a non-negative integer"),
+    (lambda: random_blocks(16, block=4, n_random=-1), "n_random must be a whole number >= 0"),
     (lambda: block_sparse(torch.ones(2, 3, dtype=torch.bool), 2), "square boolean"),
     (lambda: check_mask(torch.ones(3, 3), 3, 3), "must be boolean"),
     (lambda: check_mask(causal(3), 4, 4), "has shape (3, 3)"),
@@ -107,9 +107,9 @@ def test_flex_attention_in_training_on_cpu_falls_back_with_a_message():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda q, k, v: sliding_window_attention(q, k, v, 0), "window must be a positive integer"),
-    (lambda q, k, v: sliding_window_attention(q, k, v, 4, block=0), "block must be a positive integer"),
-    (lambda q, k, v: sliding_window_attention(q, k, v, 4, n_global=-2), "n_global must be a non-negative integer"),
+    (lambda q, k, v: sliding_window_attention(q, k, v, 0), "window must be a whole number >= 1"),
+    (lambda q, k, v: sliding_window_attention(q, k, v, 4, block=0), "block must be a whole number >= 1"),
+    (lambda q, k, v: sliding_window_attention(q, k, v, 4, n_global=-2), "n_global must be a whole number >= 0"),
     (lambda q, k, v: sliding_window_attention(q[0], k, v, 4), r"must be \(batch, heads, length, head_dim\)"),
     (lambda q, k, v: masked_dense_attention(q, k, v, causal(5)), r"mask has shape \(5, 5\)"),
     (lambda q, k, v: masked_dense_attention(q, k, v, ~causal(6)), "may attend to no key"),
@@ -147,7 +147,7 @@ def test_windowed_model_trains_and_generates_the_same_with_and_without_cache():
 
 
 def test_window_in_config_is_validated_and_counted():
-    with pytest.raises(ValueError, match="window must be a positive integer or None"):
+    with pytest.raises(ValueError, match="GPTConfig.window must be a whole number >= 1"):
         GPTConfig(window=0)
     dense = GPT(GPTConfig(**{**WINDOWED.to_dict(), "window": None}))
     masked, blocked = GPT(WINDOWED), GPT(GPTConfig(**{**WINDOWED.to_dict(), "attention": "blocked"}))

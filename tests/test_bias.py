@@ -100,7 +100,8 @@ def test_skewed_sentences_are_shuffled_by_the_seed(templates):
 
 @pytest.mark.parametrize("skew", [-0.1, 1.5, True, "0.5", None])
 def test_check_skew_rejects_what_is_not_a_share(skew):
-    with pytest.raises(ValueError, match="skew must be a number from 0 to 1"):
+    with pytest.raises(ValueError, match=r"skew must be a finite number >= 0 and <= 1 \(the share of stereotypical "
+                                         r"pronouns\), got " + re.escape(repr(skew))):
         bias.check_skew(skew)
 
 

@@ -185,5 +185,5 @@ def test_repeat_for_refuses_work_that_does_not_say_how_much_it_did(returned):
 
 
 def test_repeat_for_refuses_a_time_that_is_not_positive():
-    with pytest.raises(ValueError, match="min_seconds must be > 0, got 0"):
+    with pytest.raises(ValueError, match="min_seconds must be a finite number > 0, got 0"):
         energy.repeat_for(lambda: 1, min_seconds=0)

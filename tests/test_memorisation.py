@@ -23,10 +23,10 @@ def test_make_canaries_is_deterministic_for_a_seed():
 
 
 @pytest.mark.parametrize("repeats, per_count, message", [
-    ((0,), 2, "repeats must be whole numbers of at least 1"),
-    ((1.5,), 2, "repeats must be whole numbers of at least 1"),
-    ((True,), 2, "repeats must be whole numbers of at least 1"),
-    ((), 2, "repeats must be whole numbers of at least 1"),
+    ((0,), 2, "each of repeats must be a whole number >= 1, got 0"),
+    ((4, 1.5), 2, "each of repeats must be a whole number >= 1, got 1.5"),
+    ((True,), 2, "each of repeats must be a whole number >= 1, got True"),
+    ((), 2, "repeats is empty: give at least one repeat count"),
     ((1, 2, 3, 4, 5, 6, 7), 2, "7 repeat counts × 2 canaries need more than the 12 fake names"),
 ])
 def test_make_canaries_errors(repeats, per_count, message):

@@ -116,12 +116,12 @@ def test_pass_at_k_equals_the_binomial_formula_where_the_binomials_overflow_a_fl
 
 
 @pytest.mark.parametrize("args, error, message", [
-    ((5, 2, 6), ValueError, "k must be between 1 and n = 5 .*got 6"),
-    ((5, 2, 0), ValueError, "k must be between 1 and n = 5"),
-    ((5, 6, 1), ValueError, "c .programs that pass. must be between 0 and n = 5, got 6"),
-    ((0, 0, 1), ValueError, "n .programs generated. must be at least 1, got 0"),
-    ((5, 2.0, 1), TypeError, "c = 2.0"),
-    ((5, True, 1), TypeError, "c = True"),
+    ((5, 2, 6), ValueError, "k must be a whole number from 1 to 5 .a draw of k programs.*got 6"),
+    ((5, 2, 0), ValueError, "k must be a whole number from 1 to 5"),
+    ((5, 6, 1), ValueError, "c must be a whole number from 0 to 5 .programs that pass, of the n generated., got 6"),
+    ((0, 0, 1), ValueError, "n must be a whole number >= 1 .programs generated., got 0"),
+    ((5, 2.0, 1), ValueError, "c must be a whole number .*got 2.0"),
+    ((5, True, 1), ValueError, "c must be a whole number .*got True"),
 ])
 def test_bad_pass_at_k_arguments_are_named(args, error, message):
     with pytest.raises(error, match=message):

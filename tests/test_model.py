@@ -17,9 +17,9 @@ def model() -> GPT:
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"n_embd": 30}, "not divisible by n_head"), ({"n_layer": 0}, "n_layer must be a positive integer"),
+    ({"n_embd": 30}, "not divisible by n_head"), ({"n_layer": 0}, "n_layer must be a whole number >= 1, got 0"),
     ({"block_size": 2.5}, "block_size"), ({"dropout": 1.0}, "dropout"), ({"attention": "flash9"}, "registered: "),
-    ({"dropout": "0.1"}, "dropout must be a number in \\[0, 1\\), got '0.1'"),
+    ({"dropout": "0.1"}, "dropout must be a finite number >= 0 and < 1, got '0.1'"),
     ({"attention": ["sdpa"]}, "attention=\\['sdpa'\\] is unknown"),
 ])
 def test_bad_config_is_a_clear_error(change, message):

@@ -65,7 +65,7 @@ def test_calculator_computes_with_exactly_the_values_it_was_given():
 def test_calculator_explains_a_value_it_cannot_use():
     calculator = footprint_calculator()
     calculator.children[0].value = -1.0
-    assert repr(calculator) == "cannot estimate: parameters must be a positive number, got -1.0"
+    assert repr(calculator) == "cannot estimate: parameters must be a finite number > 0, got -1.0"
     assert "cannot estimate" in calculator.children[-1].value
 
 

@@ -74,7 +74,7 @@ def test_retrieving_k_passages_finds_the_answer_as_often_as_recall_at_k(index, q
         p.text for p in index.search("What does the pass statement do?", k=5))
     found = qa.score(qa.answer_all(five, questions), questions)["answer found (%)"]
     assert abs(found - 100 * qa.recall_at_k(index, questions, 5)) < 1e-9
-    with pytest.raises(ValueError, match="k must be a whole number from 1 to the"):
+    with pytest.raises(ValueError, match="k must be a whole number from 1 to [0-9]+ .the passages in the index."):
         qa.Retrieve(index, k=0)
 
 

@@ -107,7 +107,7 @@ def test_defaults_make_a_course_size_model():
 @pytest.mark.parametrize("change, named", [
     ({"d_model": 0}, "d_model"), ({"n_head": 2.0}, "n_head"), ({"vocab_size": True}, "vocab_size"),
     ({"max_target_len": -5}, "max_target_len"), ({"n_decoder_layer": "2"}, "n_decoder_layer"),
-    ({"d_model": 30, "n_head": 4}, "d_model=30"), ({"eos_id": 12}, "eos_id=12"), ({"pad_id": -1}, "pad_id=-1"),
+    ({"d_model": 30, "n_head": 4}, "d_model=30"), ({"eos_id": 12}, "eos_id must be a whole number from 0 to 11 \\(a token id\\), got 12"), ({"pad_id": -1}, "pad_id .* got -1"),
     ({"eos_id": 0}, "eos_id=0"), ({"bos_id": 1.0}, "bos_id"), ({"dropout": 1.0}, "dropout"),
 ])
 def test_a_bad_config_is_an_error_naming_the_field(change, named):

@@ -1,3 +1,4 @@
+import re
 import socket
 import subprocess
 import sys
@@ -69,3 +70,38 @@ def test_one_thread_runs_the_block_on_one_thread_and_gives_the_others_back():
     with pytest.raises(RuntimeError), settings.one_thread():
         raise RuntimeError("the block failed")
     assert torch.get_num_threads() == before  # given back when the block raises too
+
+
+@pytest.mark.parametrize("value, minimum, maximum, message", [
+    (0, 1, None, "n must be a whole number >= 1, got 0"), (True, 1, None, "got True"), (2.0, 1, None, "got 2.0"),
+    ("3", 1, None, "got '3'"), (9, 1, 5, "n must be a whole number from 1 to 5, got 9"), (-1, 0, None, ">= 0, got -1"),
+])
+def test_check_whole_refuses_a_bad_count_by_name_and_value(value, minimum, maximum, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings.check_whole("n", value, minimum, maximum)
+
+
+def test_check_whole_gives_back_a_good_count_and_raises_the_error_asked_for():
+    assert settings.check_whole("n", 5, 1, 5) == 5 and settings.check_whole("n", 0, minimum=0) == 0
+
+    class FieldError(ValueError):
+        pass
+
+    with pytest.raises(FieldError, match=re.escape("n must be a whole number from 1 to 3 (three at most), got 4")):
+        settings.check_whole("n", 4, 1, 3, why="three at most", error=FieldError)
+
+
+@pytest.mark.parametrize("value, bounds, message", [
+    (1.0, {"at_least": 0, "below": 1}, "x must be a finite number >= 0 and < 1, got 1.0"),
+    (0, {"above": 0}, "x must be a finite number > 0, got 0"), (-0.5, {"at_least": 0}, ">= 0, got -0.5"),
+    (float("nan"), {}, "x must be a finite number, got nan"), (float("inf"), {}, "got inf"),
+    (True, {}, "got True"), ("0.1", {}, "got '0.1'"),
+])
+def test_check_number_refuses_a_bad_number_by_name_and_value(value, bounds, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings.check_number("x", value, **bounds)
+
+
+def test_check_number_gives_back_a_good_number():
+    assert settings.check_number("x", 0, at_least=0, below=1) == 0 and settings.check_number("x", 3, above=0) == 3
+    assert settings.check_number("x", -2.5) == -2.5

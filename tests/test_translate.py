@@ -90,7 +90,7 @@ def test_the_decoder_only_translator_learns_pairs_and_decodes_as_gpt_generate(ca
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda m, v: DecoderOnlyTranslator(m.gpt, 11), "source_len must be a whole number between 1 and"),
+    (lambda m, v: DecoderOnlyTranslator(m.gpt, 11), "source_len must be a whole number from 1 to"),
     (lambda m, v: translate(m, v, ["abab"]), "a source of 4 tokens is longer than source_len=3"),
     (lambda m, v: translate(m, v, ["ab"], beam_width=3), "beam search .beam_width=3. is written for the "
                                                          "encoder–decoder"),

@@ -21,7 +21,8 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from greenlab.attention.patterns import _positive, causal, check_mask
+from greenlab.attention.patterns import causal, check_mask
+from greenlab.settings import check_whole
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
@@ -55,7 +56,7 @@ def _block_mask(n_blocks: int, block: int, keys: int, n_before: int, window: int
 def default_block(window: int) -> int:
     """The blocked kernel's query block for a window: the window itself, between 16 and 128 tokens (fewer wasted
     scores against bigger, faster matrix products). Each query then scores about window + block keys."""
-    _positive("window", window)
+    check_whole("window", window)
     return min(128, max(16, window))
 
 
@@ -64,11 +65,10 @@ def sliding_window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, 
     """Blocked sliding-window attention: O(length · (window + block)) work and memory instead of O(length²).
     Queries go in blocks of `block` tokens (by default `default_block(window)`)."""
     _check_qkv(q, k, v)
-    _positive("window", window)
-    if isinstance(n_global, bool) or not isinstance(n_global, int) or n_global < 0:
-        raise ValueError(f"n_global must be a non-negative integer, got {n_global!r}")
+    check_whole("window", window)
+    check_whole("n_global", n_global, minimum=0)
     block = default_block(window) if block is None else block
-    _positive("block", block)
+    check_whole("block", block)
     length = q.shape[-2]
     if length != k.shape[-2]:  # generation with cached keys: few queries, so the dense mask is cheap
         return masked_dense_attention(q, k, v, causal(length, k.shape[-2], window, n_global, q.device))
@@ -126,7 +126,7 @@ def flex_sliding_window(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, windo
     """Sliding-window attention with FlexAttention. Where it cannot run (no backward on CPU, no FlexAttention,
     or keys from a cache), it warns once and uses `sliding_window_attention`, which gives the same result."""
     _check_qkv(q, k, v)
-    _positive("window", window)
+    check_whole("window", window)
     reason = flex_available()
     if reason is None and q.device.type == "cpu" and torch.is_grad_enabled() and \
             any(t.requires_grad for t in (q, k, v)):

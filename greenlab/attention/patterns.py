@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import torch
 
-
-def _positive(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+from greenlab.settings import check_whole
 
 
 def _distances(query_length: int, key_length: int, device: torch.device | None = None) -> torch.Tensor:
@@ -36,10 +33,10 @@ def causal(query_length: int, key_length: int | None = None, window: int | None 
     distance = _distances(query_length, key_length, device)
     allowed = distance >= 0
     if window is not None:
-        _positive("window", window)
+        check_whole("window", window)
         allowed &= distance < window
     if n_global:
-        _positive("n_global", n_global)
+        check_whole("n_global", n_global)
         is_global = torch.arange(key_length, device=device)[None, :] < n_global
         allowed |= is_global & (distance >= 0)
     return allowed
@@ -52,7 +49,8 @@ def sliding_window(length: int, window: int) -> torch.Tensor:
 
 def dilated(length: int, window: int, dilation: int) -> torch.Tensor:
     """`window` keys spaced `dilation` apart: it reaches (window - 1) · dilation tokens back."""
-    _positive("window", window), _positive("dilation", dilation)
+    check_whole("window", window)
+    check_whole("dilation", dilation)
     distance = _distances(length, length)
     return (distance >= 0) & (distance % dilation == 0) & (distance < window * dilation)
 
@@ -61,7 +59,7 @@ def strided(length: int, stride: int) -> torch.Tensor:
     """Sparse Transformer (Child et al., 2019): the last `stride` keys, and every `stride`-th key further back.
     With stride ≈ √n a query sees √n near keys and up to √n far ones: at most about 2√n, 1.5√n on average over
     the sequence, so about 1.5·n√n pairs in all: O(n√n)."""
-    _positive("stride", stride)
+    check_whole("stride", stride)
     distance = _distances(length, length)
     return (distance >= 0) & ((distance < stride) | (distance % stride == 0))
 
@@ -73,7 +71,7 @@ def global_tokens(length: int, window: int, n_global: int) -> torch.Tensor:
 
 def block_sparse(layout: torch.Tensor, block: int) -> torch.Tensor:
     """Expand a (query blocks, key blocks) boolean layout to a causal token mask of block · blocks tokens."""
-    _positive("block", block)
+    check_whole("block", block)
     if layout.dim() != 2 or layout.shape[0] != layout.shape[1] or layout.dtype != torch.bool:
         raise ValueError(f"a block layout is a square boolean matrix, got {tuple(layout.shape)} {layout.dtype}")
     tokens = layout.repeat_interleave(block, 0).repeat_interleave(block, 1)
@@ -83,9 +81,8 @@ def block_sparse(layout: torch.Tensor, block: int) -> torch.Tensor:
 def random_blocks(length: int, block: int, n_random: int, seed: int = 0) -> torch.Tensor:
     """BigBird (Zaheer et al., 2020), random part: each query block sees its own block and `n_random` random
     earlier key blocks. `length` must be a multiple of `block`."""
-    _positive("block", block)
-    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 0:
-        raise ValueError(f"n_random must be a non-negative integer, got {n_random!r}")
+    check_whole("block", block)
+    check_whole("n_random", n_random, minimum=0)
     if length % block:
         raise ValueError(f"length={length} is not a multiple of block={block}; pad the sequence or pick a block "
                          f"that divides it")

@@ -11,6 +11,7 @@ import torch
 from greenlab.attention import causal, masked_dense_attention, strided
 from greenlab.attention.scaling import compare_times, ratios
 from greenlab.checks import CheckResult, check_function, describe_error
+from greenlab.settings import check_number, check_whole
 
 
 def _integer(generator: torch.Generator, low: int, high: int) -> int:
@@ -92,14 +93,18 @@ def check_prediction(length: int, predict_speedup: Callable[[int], float],
                      measure: Callable[[int], float] = measure_speedup) -> CheckResult:
     """Measure the speedup at `length`; the learner's prediction passes when within a factor of 2 of it."""
     exercise = "predicted_speedup"
-    if isinstance(length, bool) or not isinstance(length, int) or not 256 <= length <= 16384:
-        return CheckResult(exercise, False, f"my_length should be an integer between 256 and 16384, got {length!r}")
+    try:
+        check_whole("my_length", length, 256, 16384)
+    except ValueError as error:
+        return CheckResult(exercise, False, str(error))
     try:
         predicted = predict_speedup(length)
     except Exception as error:
         return CheckResult(exercise, False, describe_error(error, predict_speedup))
-    if isinstance(predicted, bool) or not isinstance(predicted, (int, float)) or not predicted > 0:
-        return CheckResult(exercise, False, f"predict_speedup should return a positive number, got {predicted!r}")
+    try:
+        check_number("predict_speedup's result", predicted, above=0)
+    except ValueError as error:
+        return CheckResult(exercise, False, str(error))
     measured = measure(length)
     factor = max(predicted / measured, measured / predicted)
     verdict = f"predicted {predicted:.1f}x, measured {measured:.1f}x at {length:,} tokens"

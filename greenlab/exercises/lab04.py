@@ -12,6 +12,7 @@ import torch
 from greenlab.checks import CheckResult, check_function, describe_error
 from greenlab.distill import DistillConfig, distill, distillation_loss, half_size
 from greenlab.model import GPT
+from greenlab.settings import check_number
 from greenlab.train import TrainConfig
 
 SHORT = TrainConfig(steps=40, batch_size=8, block_size=128, learning_rate=3e-3, min_learning_rate=3e-4,
@@ -83,8 +84,11 @@ def check_temperature_choice(experiment: Callable[[], tuple[dict, float]], teach
     if not isinstance(results, dict) or len(results) < 3:
         return CheckResult(exercise, False, "results should map at least three temperatures to the validation "
                                             f"loss you measured, got {results!r}")
-    if any(isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0 for t in results):
-        return CheckResult(exercise, False, f"every temperature must be a positive number, got {list(results)}")
+    try:
+        for temperature in results:
+            check_number("each temperature you tried", temperature, above=0)
+    except ValueError as error:
+        return CheckResult(exercise, False, str(error))
     if best not in results:
         return CheckResult(exercise, False, f"the best temperature {best!r} is not one of those you tried")
     if results[best] != min(results.values()):

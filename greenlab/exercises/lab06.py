@@ -4,7 +4,6 @@ brevity penalty, greedy decoding, and beam search's energy, predicted then measu
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable
 
 import torch
@@ -14,7 +13,7 @@ from greenlab import metrics
 from greenlab.checks import NOT_IMPLEMENTED, CheckResult, check_function, describe_error
 from greenlab.energy import Measurement
 from greenlab.seq2seq import Attention, EncoderDecoder, Seq2SeqConfig
-from greenlab.settings import one_thread
+from greenlab.settings import check_number, one_thread
 
 
 def _draw(generator: torch.Generator, low: int, high: int) -> int:
@@ -138,8 +137,11 @@ def check_greedy_decode(fn: Callable) -> CheckResult:
 # --- exercise 5: beam search's energy, predicted then measured --------------------------------------------
 
 def _is_positive_number(value: object) -> bool:
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-            and value > 0)
+    try:
+        check_number("value", value, above=0)
+    except ValueError:
+        return False
+    return True
 
 
 def check_predicted_ratio(predicted_ratio: Callable[[], float]) -> CheckResult:
