@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from greenlab.settings import DATA_DIR, is_offline
+from greenlab.settings import DATA_DIR, OfflineError, is_offline
 
 VALIDATION_EVERY = 10  # every 10th document (in sorted order) is held out for validation
 PYDOC_TOPICS = DATA_DIR / "pydoc_topics.json.gz"  # {topic: text} of pydoc_data.topics, Python 3.11.7
@@ -35,10 +35,6 @@ PYDOC_TOPICS_SHA256 = "e7efa528c40a8bf6514b1db3ad0fee8ec864708e473deff6c4001a57a
 STDLIB_SNAPSHOT = DATA_DIR / "stdlib_snapshot.json.gz"  # {"Lib/name.py": source}: 68 modules of CPython 3.11.7
 STDLIB_SNAPSHOT_PYTHON = "3.11.7"
 STDLIB_SNAPSHOT_SHA256 = "02ccd901102e58eb3af5d92a758e7eb9b76b143b2e899ce1b144412be1eb2194"
-
-
-class OfflineError(ConnectionError):
-    """Raised at once when something needs the network and the machine is offline."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from greenlab.data import OfflineError
 from greenlab.model import GPT, GPTConfig
-from greenlab.settings import is_offline
+from greenlab.settings import OfflineError, is_offline
 
 _TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 

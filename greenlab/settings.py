@@ -78,6 +78,10 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+class OfflineError(ConnectionError):
+    """Raised at once when something needs the network and the machine is offline."""
+
+
 def is_offline(timeout_s: float = 2.0) -> bool:
     """True when an offline flag is set or the Hugging Face Hub cannot be reached within `timeout_s`."""
     if any(_flag(name) for name in _OFFLINE_FLAGS):

@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from greenlab import data
+from greenlab import data, settings
 
 
 def test_default_corpus_is_offline_deterministic_and_split():
@@ -117,7 +117,7 @@ def test_unknown_corpus_lists_the_available_ones():
 
 def test_online_corpus_fails_at_once_when_offline():
     started = time.perf_counter()
-    with pytest.raises(data.OfflineError, match="offline.*local_path"):
+    with pytest.raises(settings.OfflineError, match="offline.*local_path"):
         data.load_corpus("wikitext-2")
     assert time.perf_counter() - started < 1.0
 
