@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from greenlab.attention.scaling import BASELINE, compare_memory, time_samples
+from greenlab.experiments.attention_scaling import BASELINE, compare_memory, time_samples
 
 TARGETS = {4096: 3.0, 8192: 5.0, 16384: 10.0}  # blocked vs causal SDPA, forward + backward (theory: ~4x, 8x, 16x)
 

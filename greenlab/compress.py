@@ -2,9 +2,9 @@
 
     quantize_int8(model)            Linear layers to int8 weights, activations quantized on the fly (dynamic)
     prune(model, amount)            zero the smallest weights: one by one (unstructured) or whole rows (structured)
-    nonzero_parameters, size_on_disk, generation_cost
-                                    what a lighter model buys: stored values, bytes (plain and zipped), tokens per
-                                    second and joules per 1,000 generated tokens
+    nonzero_parameters, size_on_disk
+                                    what a lighter model stores: values, bytes (plain and zipped); its speed and
+                                    joules per 1,000 generated tokens: greenlab.experiments.generation_cost
 
 Quantization uses PyTorch's own `torch.ao.quantization.quantize_dynamic` with its fbgemm/x86 int8 kernels, which
 run fast on a CPU as they are. (PyTorch marks that API deprecated in favour of `torchao`, whose CPU int8 path
@@ -19,14 +19,10 @@ import copy
 import io
 import warnings
 import zipfile
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
-
-from greenlab import ledger
-from greenlab.energy import Measurement, measure, repeat_for
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
@@ -82,49 +78,3 @@ def size_on_disk(model: nn.Module) -> tuple[int, int]:
     with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("weights", raw)
     return len(raw), len(zipped.getvalue())
-
-
-@dataclass
-class GenerationCost:
-    """What generating `tokens` tokens cost: wall time and the measured energy."""
-
-    tokens: int
-    seconds: float
-    measurement: Measurement
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds
-
-    @property
-    def joules_per_1k_tokens(self) -> float:
-        return self.measurement.energy_j / self.tokens * 1000
-
-    @property
-    def dynamic_joules_per_1k_tokens(self) -> float:
-        """The dynamic part alone (CPU, GPU): what follows the work, without the RAM model's constant."""
-        return self.measurement.dynamic_j / self.tokens * 1000
-
-
-@torch.no_grad()
-def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = None, batch_size: int = 1,
-                    new_tokens: int = 100, prompt_tokens: int = 8, min_seconds: float = 0.5,
-                    record: bool = True) -> GenerationCost:
-    """Generate `new_tokens` tokens for `batch_size` sequences (greedy, with the KV cache) again and again for at
-    least `min_seconds` (long enough for the energy tracker), measured. Recorded in the ledger as an inference
-    row of model `name`, with its quality when given, which `ledger.models()` compares."""
-    model.eval()
-    prompt = torch.randint(0, model.config.vocab_size, (batch_size, prompt_tokens),
-                           generator=torch.Generator().manual_seed(0)).to(model.wte.weight.device)
-    model.generate(prompt, 4, temperature=0)  # warm-up
-
-    def generate_once() -> int:
-        model.generate(prompt, new_tokens, temperature=0)
-        return batch_size * new_tokens
-
-    with measure(f"generate: {name}, batch {batch_size}", record=False) as m:
-        tokens, seconds = repeat_for(generate_once, min_seconds)
-    m.label = f"generate: {name}, batch {batch_size}, {tokens} tokens"
-    if record:
-        ledger.record({**m.as_row(), "model": name, "tokens": tokens, "bits_per_char": bits_per_char})
-    return GenerationCost(tokens, seconds, m)

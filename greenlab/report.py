@@ -21,11 +21,12 @@ import torch
 from tqdm.auto import tqdm
 
 from greenlab import ledger, zoo
-from greenlab.attention.scaling import compare_times, ratios
-from greenlab.compress import generation_cost, quantize_int8, size_on_disk
+from greenlab.compress import quantize_int8, size_on_disk
 from greenlab.data import Corpus, load_corpus
 from greenlab.distill import DistillConfig, calibration_batch, distill, half_size, init_from_teacher
 from greenlab.energy import measure
+from greenlab.experiments.attention_scaling import compare_times, ratios
+from greenlab.experiments.generation_cost import generation_cost
 from greenlab.machine import energy_counters, energy_sensor
 from greenlab.model import GPT
 from greenlab.plots import plot_pareto

@@ -174,7 +174,7 @@ def test_peak_memory_sees_a_large_allocation():
 
 
 def test_scaling_comparisons_cover_every_kernel():
-    from greenlab.attention.scaling import compare_energy, compare_memory, compare_times, ratios
+    from greenlab.experiments.attention_scaling import compare_energy, compare_memory, compare_times, ratios
 
     both = compare_times([64, 128], window=32, heads=1, head_dim=8, rounds=1, repeats=1)
     assert set(both) == {"causal SDPA", "masked dense", "blocked"}  # no backward pass for FlexAttention on a CPU

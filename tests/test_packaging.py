@@ -150,3 +150,16 @@ def test_importing_greenlab_alone_does_not_load_pytorch():
     script = "import sys, greenlab; print('torch' in sys.modules); greenlab.doctor; print('torch' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert run.stdout == "False\nTrue\n", run.stderr
+
+
+def test_tokenizers_and_kernels_import_no_measurement_or_training():
+    """The measurement wing (greenlab/experiments/) measures them; they do not measure themselves."""
+    measuring = ("greenlab.energy", "greenlab.hygiene", "greenlab.ledger", "greenlab.memory", "greenlab.train",
+                 "greenlab.experiments")
+    for path in [*(ROOT / "greenlab" / "tokenizer").glob("*.py"), *(ROOT / "greenlab" / "attention").glob("*.py")]:
+        text = path.read_text()
+        imported = re.findall(r"^\s*(?:from|import) (greenlab[\w.]*)", text, flags=re.MULTILINE) + [
+            f"greenlab.{name.strip()}" for names in re.findall(r"^\s*from greenlab import ([\w, ]+)", text, re.MULTILINE)
+            for name in names.split(",")]
+        wrong = [name for name in imported if name.startswith(measuring)]
+        assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}"

@@ -1,6 +1,6 @@
 import torch
 
-from greenlab.tokenizer.cost import CONTEXT, FixedTransformer, epoch_cost
+from greenlab.experiments.tokenizer_cost import CONTEXT, FixedTransformer, epoch_cost
 
 
 def test_fixed_transformer_is_causal():

@@ -9,8 +9,8 @@ from typing import Callable
 import torch
 
 from greenlab.attention import causal, masked_dense_attention, strided
-from greenlab.attention.scaling import compare_times, ratios
 from greenlab.checks import CheckResult, check_function, describe_error
+from greenlab.experiments.attention_scaling import compare_times, ratios
 from greenlab.settings import check_number, check_whole
 
 

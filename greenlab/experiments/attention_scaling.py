@@ -110,7 +110,7 @@ def measure_memory(lengths: list[int], window: int = 256, heads: int = 4, head_d
 def compare_memory(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
                    backward: bool = True) -> dict[str, dict[int, float | None]]:
     """Peak MiB per call {kernel: {length: MiB}}, measured in a fresh subprocess (None where unreadable)."""
-    raw = peak_memory_in_subprocess("greenlab.attention.scaling", "measure_memory",
+    raw = peak_memory_in_subprocess("greenlab.experiments.attention_scaling", "measure_memory",
                                     dict(lengths=lengths, window=window, heads=heads, head_dim=head_dim,
                                          backward=backward))
     return {name: {int(length): mib for length, mib in row.items()} for name, row in raw.items()}
