@@ -12,20 +12,16 @@ import functools
 import html
 import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from greenlab.plots import PALETTE, visible
 from greenlab.settings import require
+from greenlab.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
     import torch
 
 LABEL_STYLE = {"description_width": "initial"}  # each label as wide as its text: never cut off
-
-
-class Tokenizer(Protocol):
-    def encode(self, text: str) -> list[int]: ...
-    def tokens(self, text: str) -> list[str]: ...
 
 
 @functools.cache

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greenlab.data import load_corpus
-from greenlab.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, WordTokenizer
+from greenlab.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer
 from greenlab.tokenizer.bpe import bytes_to_unicode, encode_bytes, from_printable, merge, printable, tie_break_rank
 from greenlab.tokenizer.huggingface import to_hf_tokenizer, to_transformers, train_hf_bpe
 
@@ -211,3 +211,28 @@ def test_char_and_word_baselines():
     assert words.decode(words.encode("hello world.")) == "hello world ."
     with pytest.raises(ValueError):
         CharTokenizer("")
+
+
+@pytest.mark.parametrize("kind", ["bpe", "char", "word"])
+def test_every_tokenizer_offers_the_one_interface(kind, bpe):
+    tokenizer = {"bpe": bpe, "char": CharTokenizer(TEXT), "word": WordTokenizer(TEXT)}[kind]
+    assert isinstance(tokenizer, Tokenizer)
+    text = "def encode(self, text): return the ids"
+    ids = tokenizer.encode(text)
+    assert ids and all(0 <= i < tokenizer.vocab_size for i in ids)
+    assert len(tokenizer.tokens(text)) == len(ids)
+    expected = " ".join(tokenizer.tokens(text)) if kind == "word" else text  # words lose their spacing
+    assert tokenizer.decode(ids) == expected
+
+
+def test_an_object_without_decode_is_not_a_tokenizer():
+    class EncoderOnly:
+        vocab_size = 3
+
+        def encode(self, text: str) -> list[int]:
+            return [0]
+
+        def tokens(self, text: str) -> list[str]:
+            return [text]
+
+    assert not isinstance(EncoderOnly(), Tokenizer)
