@@ -3,7 +3,7 @@
 The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.ipynb are exercises/labNN):
     00 Green AI             energy (measure), footprint, ledger, machine (doctor, the setup cell)
     01 tokenization         data, tokenizer/ (interface, bpe, huggingface, baselines), experiments/ (tokenizer_cost)
-    02 the Transformer      model, train, zoo, interop
+    02 the Transformer      model, train, checkpoints, zoo, interop
     03 sparse attention     attention/ (patterns, kernels), experiments/ (attention_scaling), memory
     04 distillation         distill, compress, experiments/ (generation_cost)
     05 energy and carbon    energy, hygiene, footprint, distributed, parallelism, train (precision, optimizer)

@@ -23,12 +23,13 @@ from dataclasses import asdict, dataclass
 import torch
 
 import greenlab
+from greenlab.checkpoints import load_checkpoint, save_checkpoint
 from greenlab.data import load_corpus
 from greenlab.energy import Measurement
 from greenlab.model import GPT, GPTConfig
 from greenlab.settings import cache_dir
 from greenlab.tokenizer import BPETokenizer
-from greenlab.train import TrainConfig, load_checkpoint, save_checkpoint, train
+from greenlab.train import TrainConfig, train
 
 PROBE_TRAINING = TrainConfig(steps=300, batch_size=32, block_size=32, learning_rate=3e-3, min_learning_rate=3e-4,
                              warmup_steps=20, eval_interval=100, eval_batches=4)

@@ -5,7 +5,7 @@ The loop: AdamW (no weight decay on biases and norms), or Muon on the linear lay
 linear warmup then cosine decay, gradient clipping, optional bfloat16 autocast (mixed precision),
 periodic validation loss and perplexity, a progress bar with the live loss, fixed seeds (same seed, same
 model => the same losses on one machine), and the whole run measured by `greenlab.energy` — time, energy,
-CO2eq and FLOPs — into the green ledger. Checkpoints are safetensors files, never pickles.
+CO2eq and FLOPs — into the green ledger. Checkpoints: `greenlab.checkpoints` (safetensors, never pickles).
 
 The same loop runs unchanged under torchrun: started as N processes, it trains one model with data parallelism
 (`greenlab.distributed`: each rank a slice of every batch, gradients averaged by DistributedDataParallel), with
@@ -14,18 +14,14 @@ rank 0 alone validating, showing progress and recording the job's one ledger row
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save_model
 from tqdm.auto import tqdm
 
 from greenlab import distributed
@@ -293,76 +289,3 @@ def text_bits_per_character(model: torch.nn.Module, ids: torch.Tensor, n_charact
             logits = model(x.to(dev)).float()
             total_nats += F.cross_entropy(logits.flatten(0, 1), y.to(dev).flatten(), reduction="sum").item()
     return total_nats / math.log(2) / n_characters
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is missing, corrupt, or does not fit the model; the message names the path."""
-
-
-# Config fields that say how a model computes or trains, not what its weights mean: a checkpoint of the same model
-# loads into another attention kernel (they compute the same function) or another dropout rate.
-FREE_CONFIG_FIELDS = ("attention", "dropout")
-
-
-def _config_of(model: torch.nn.Module) -> dict | None:
-    """The model's configuration as a dict (a GPT's `config.to_dict()`), or None for a model without one."""
-    config = getattr(model, "config", None)
-    return config.to_dict() if hasattr(config, "to_dict") else None
-
-
-def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | None = None) -> Path:
-    """Save the model's weights, its config (when it has one) and a JSON-able `metadata` dict as safetensors."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"greenlab": json.dumps(metadata or {})}
-    if (config := _config_of(model)) is not None:
-        header["config"] = json.dumps(config)
-    save_model(model, str(path), metadata=header)
-    return path
-
-
-def load_checkpoint(model: torch.nn.Module, path: str | Path) -> dict:
-    """Load weights saved by `save_checkpoint` into `model` (strictly); return the saved metadata dict.
-
-    Refused with a CheckpointError naming the path: a file saved from a model of another config (even when the
-    tensor shapes agree, e.g. another n_head or window), tensors of another shape or kind (integers where the
-    model has floats), and NaN or infinite weights.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-            header = f.metadata() or {}
-            metadata = json.loads(header.get("greenlab", "{}"))
-            saved_config = json.loads(header["config"]) if "config" in header else None
-    except Exception as error:
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({error})") from None
-    config = _config_of(model)
-    if saved_config is not None and config is not None:
-        differences = [f"{name}={saved_config.get(name)!r} in the file, {config.get(name)!r} in the model"
-                       for name in sorted(set(saved_config) | set(config))
-                       if name not in FREE_CONFIG_FIELDS and saved_config.get(name) != config.get(name)]
-        if differences:
-            raise CheckpointError(f"{path} was saved from a model of another config: {'; '.join(differences)}")
-    state = model.state_dict()
-    # safetensors stores a tied weight once: a key of the model may be missing when it shares its storage
-    stored_ptrs = {state[k].data_ptr() for k in tensors if k in state}
-    missing = [k for k in state if k not in tensors and state[k].data_ptr() not in stored_ptrs]
-    unexpected = [k for k in tensors if k not in state]
-    if missing or unexpected:
-        raise CheckpointError(f"{path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    for key, tensor in tensors.items():
-        if tensor.shape != state[key].shape:
-            raise CheckpointError(f"{path} does not fit this model: {key} has shape {tuple(tensor.shape)} "
-                                  f"in the file and {tuple(state[key].shape)} in the model")
-        if tensor.is_floating_point() != state[key].is_floating_point():
-            raise CheckpointError(f"{path} does not fit this model: {key} is {tensor.dtype} in the file and "
-                                  f"{state[key].dtype} in the model")
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{path} holds NaN or infinite values in {key}")
-    with torch.no_grad():
-        for key, tensor in tensors.items():
-            state[key].copy_(tensor)
-    return metadata

@@ -28,13 +28,14 @@ import torch
 
 import greenlab
 from greenlab import distributed
+from greenlab.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from greenlab.data import load_corpus
 from greenlab.model import GPT, GPTConfig
 from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig
 from greenlab.settings import cache_dir, profile
 from greenlab.tasks import PairVocabulary, Task, load_task
 from greenlab.tokenizer import BPETokenizer
-from greenlab.train import CheckpointError, TrainConfig, load_checkpoint, save_checkpoint, train
+from greenlab.train import TrainConfig, train
 from greenlab.translate import DecoderOnlyTranslator, train_translator
 
 

@@ -2,14 +2,12 @@ import math
 
 import pytest
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from greenlab import ledger
 from greenlab.model import GPT, GPTConfig
-from greenlab.train import (CheckpointError, ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup,
-                            learning_rate_at, load_checkpoint, make_optimizer, save_checkpoint,
-                            text_bits_per_character, train)
+from greenlab.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, learning_rate_at,
+                            make_optimizer, text_bits_per_character, train)
 
 VOCAB = 256
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
@@ -159,89 +157,3 @@ class _FlatModel(nn.Module):
 
     def forward(self, ids):
         return self.linear(ids[:, :1].float())
-
-
-def test_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(0)
-    model = Bigram()
-    path = save_checkpoint(model, tmp_path / "bigram.safetensors", {"vocab": VOCAB})
-    fresh = Bigram()
-    assert load_checkpoint(fresh, path) == {"vocab": VOCAB}
-    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
-        assert torch.equal(a, b)
-
-
-def test_checkpoint_with_tied_weights(tmp_path):
-    model = Bigram(vocab=32)
-    model.head = nn.Linear(32, 32, bias=False)
-    model.head.weight = model.embed.weight
-    path = save_checkpoint(model, tmp_path / "tied.safetensors")
-    fresh = Bigram(vocab=32)
-    fresh.head = nn.Linear(32, 32, bias=False)
-    fresh.head.weight = fresh.embed.weight
-    load_checkpoint(fresh, path)
-    assert torch.equal(fresh.head.weight, model.embed.weight)
-
-
-def test_missing_checkpoint_names_the_path(tmp_path):
-    with pytest.raises(CheckpointError, match="no checkpoint at .*nothing.safetensors"):
-        load_checkpoint(Bigram(), tmp_path / "nothing.safetensors")
-
-
-def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
-    path = tmp_path / "corrupt.safetensors"
-    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all")
-    with pytest.raises(CheckpointError, match="not a readable safetensors checkpoint"):
-        load_checkpoint(Bigram(), path)
-
-
-def test_checkpoint_of_another_shape_is_a_clear_error(tmp_path):
-    path = save_checkpoint(Bigram(vocab=100), tmp_path / "small.safetensors")
-    with pytest.raises(CheckpointError, match="embed.weight has shape \\(100, 32\\)"):
-        load_checkpoint(Bigram(), path)
-
-
-def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
-    path = save_checkpoint(nn.Linear(3, 3), tmp_path / "linear.safetensors")
-    with pytest.raises(CheckpointError, match="does not fit this model"):
-        load_checkpoint(Bigram(), path)
-
-
-TINY_GPT = dict(vocab_size=64, block_size=16, n_layer=1, n_head=4, n_embd=32)
-
-
-@pytest.mark.parametrize("change", [{"n_head": 2}, {"window": 8}])
-def test_checkpoint_of_another_config_with_the_same_shapes_is_refused(tmp_path, change):
-    path = save_checkpoint(GPT(GPTConfig(**TINY_GPT)), tmp_path / "gpt.safetensors")
-    other = GPT(GPTConfig(**{**TINY_GPT, **change}))  # every tensor has the same shape
-    (name, value), = change.items()
-    with pytest.raises(CheckpointError, match=f"another config: {name}={TINY_GPT.get(name)!r} in the file, "
-                                              f"{value!r} in the model"):
-        load_checkpoint(other, path)
-
-
-def test_checkpoint_loads_into_another_attention_kernel(tmp_path):
-    model = GPT(GPTConfig(**TINY_GPT))
-    path = save_checkpoint(model, tmp_path / "gpt.safetensors")
-    math_kernel = GPT(GPTConfig(**TINY_GPT, attention="math", dropout=0.1))  # how it computes, not what it means
-    load_checkpoint(math_kernel, path)
-    assert torch.equal(math_kernel.wte.weight, model.wte.weight)
-
-
-def test_checkpoint_with_integer_weights_is_refused(tmp_path):
-    path = tmp_path / "ints.safetensors"
-    save_file({key: torch.ones_like(t, dtype=torch.int64) for key, t in Bigram().state_dict().items()}, str(path))
-    with pytest.raises(CheckpointError, match="embed.weight is torch.int64 in the file and torch.float32"):
-        load_checkpoint(Bigram(), path)
-
-
-def test_checkpoint_with_nan_weights_is_refused_and_the_model_untouched(tmp_path):
-    model = Bigram()
-    with torch.no_grad():
-        model.norm.weight[3] = float("nan")
-    path = save_checkpoint(model, tmp_path / "nan.safetensors")
-    fresh = Bigram()
-    before = {key: t.clone() for key, t in fresh.state_dict().items()}
-    with pytest.raises(CheckpointError, match="NaN or infinite values in norm.weight"):
-        load_checkpoint(fresh, path)
-    assert all(torch.equal(before[key], t) for key, t in fresh.state_dict().items())

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from greenlab import zoo
+from greenlab.checkpoints import save_checkpoint
 from greenlab.model import GPTConfig
 from greenlab.seq2seq import Seq2SeqConfig
-from greenlab.train import TrainConfig, save_checkpoint
+from greenlab.train import TrainConfig
 from greenlab.translate import translate
 
 ROOT = Path(__file__).resolve().parents[1]
