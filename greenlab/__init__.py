@@ -6,7 +6,7 @@ The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.i
     02 the Transformer      model, train, checkpoints, zoo, interop
     03 sparse attention     attention/ (patterns, kernels), experiments/ (attention_scaling), memory
     04 distillation         distill, compress, experiments/ (generation_cost)
-    05 energy and carbon    energy, hygiene, footprint, distributed, parallelism, train (precision, optimizer)
+    05 energy and carbon    energy, measuring_well, footprint, distributed, parallelism, train (precision, optimizer)
     06 encoder–decoder      tasks, seq2seq, translate, metrics
     07 applications         retrieval, qa, assistant, code_completion, sandbox
     08 responsible AI       probe_models, bias, memorisation, cards

@@ -14,9 +14,9 @@ from greenlab.settings import ROOT, require
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from greenlab.machine import doctor, report
+    from greenlab.machine import doctor, machine_facts
 
-    facts = report()
+    facts = machine_facts()
     doctor(facts)
     return 1 if any(value.startswith("ERROR: ") for value in facts.values()) else 0  # a bad setting fails it
 

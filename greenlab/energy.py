@@ -72,7 +72,7 @@ class Measurement:
     @property
     def dynamic_j(self) -> float:
         """Joules that follow the work: the CPU (RAPL, or load × TDP) plus the GPU (NVML). Under RAPL the CPU's own
-        idle floor is inside this part too; `greenlab.hygiene.idle_power` measures it."""
+        idle floor is inside this part too; `greenlab.measuring_well.idle_power` measures it."""
         return (self.cpu_kwh + (0.0 if math.isnan(self.gpu_kwh) else self.gpu_kwh)) * JOULES_PER_KWH
 
     @property

@@ -133,7 +133,7 @@ def _fact(compute: Callable[[], str]) -> str:
         return f"ERROR: {error}"
 
 
-def report() -> dict[str, str]:
+def machine_facts() -> dict[str, str]:
     """The facts `doctor()` prints, as a dict; a bad setting shows as "ERROR: ..." beside its fact."""
     facts = {"python": platform.python_version(), "platform": platform.platform()}
     facts.update({package: _version(package) for package in PACKAGES})
@@ -157,8 +157,8 @@ def report() -> dict[str, str]:
 
 
 def doctor(facts: dict[str, str] | None = None) -> None:
-    """Print versions, device, energy sensor, offline status and cache folder (`report()`, or the facts given)."""
-    facts = report() if facts is None else facts
+    """Print versions, device, energy sensor, offline status and cache folder (`machine_facts()`, or the facts given)."""
+    facts = machine_facts() if facts is None else facts
     width = max(map(len, facts))
     for name, value in facts.items():
         print(f"{name:>{width}}  {value}")

@@ -32,10 +32,10 @@ def test_versions_are_checked_against_the_tested_ones(monkeypatch):
     assert set(untested) == {"python", "torch", "datasets"}
     assert untested["datasets"] == f"0.1 (tested: {tested['datasets']})"
     assert "not the tested version: python" in machine.versions_line()
-    assert machine.report()["tested versions"].startswith("no: python")
+    assert machine.machine_facts()["tested versions"].startswith("no: python")
     monkeypatch.setattr(machine, "_version", lambda package: "0.1")
     assert machine.versions_line().endswith("more (greenlab doctor lists them)")
-    assert machine.report()["tested versions"].count("(tested: ") == len(tested) + 2
+    assert machine.machine_facts()["tested versions"].count("(tested: ") == len(tested) + 2
 
 
 def test_gpu_profile_without_a_gpu_warns_with_the_cpu_time(monkeypatch, capsys):

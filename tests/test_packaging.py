@@ -154,7 +154,7 @@ def test_importing_greenlab_alone_does_not_load_pytorch():
 
 def test_tokenizers_and_kernels_import_no_measurement_or_training():
     """The measurement wing (greenlab/experiments/) measures them; they do not measure themselves."""
-    measuring = ("greenlab.energy", "greenlab.hygiene", "greenlab.ledger", "greenlab.memory", "greenlab.train",
+    measuring = ("greenlab.energy", "greenlab.measuring_well", "greenlab.ledger", "greenlab.memory", "greenlab.train",
                  "greenlab.experiments")
     for path in [*(ROOT / "greenlab" / "tokenizer").glob("*.py"), *(ROOT / "greenlab" / "attention").glob("*.py")]:
         text = path.read_text()

@@ -3,9 +3,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from greenlab import hygiene, ledger
+from greenlab import ledger, measuring_well
 from greenlab.energy import Measurement
-from greenlab.hygiene import cost_of_uses, idle_power, net_joules, repeat, spread, tracker_overhead
+from greenlab.measuring_well import cost_of_uses, idle_power, net_joules, repeat, spread, tracker_overhead
 
 
 def test_idle_power_is_the_energy_of_a_measured_sleep_divided_by_its_duration(cache):
@@ -87,7 +87,7 @@ def test_cost_of_uses_keeps_the_run_with_the_median_dynamic_energy_per_use(monke
         yield m
         m.cpu_kwh = m.energy_kwh = next(cpu_joules) / 3.6e6
 
-    monkeypatch.setattr(hygiene, "measure", fake_measure)
+    monkeypatch.setattr(measuring_well, "measure", fake_measure)
     cost = cost_of_uses(lambda: 2, "fake", runs=3, min_seconds=1e-9)
     assert cost.uses == 2 and cost.measurement.label == "fake (3/3)"
     assert cost.dynamic_joules_per_1000 == pytest.approx(4.0 / 2 * 1000)
