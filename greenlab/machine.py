@@ -157,7 +157,8 @@ def machine_facts() -> dict[str, str]:
 
 
 def doctor(facts: dict[str, str] | None = None) -> None:
-    """Print versions, device, energy sensor, offline status and cache folder (`machine_facts()`, or the facts given)."""
+    """Print versions, device, energy sensor, offline status and cache folder: `machine_facts()`, or the facts
+    given."""
     facts = machine_facts() if facts is None else facts
     width = max(map(len, facts))
     for name, value in facts.items():

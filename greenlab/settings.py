@@ -136,8 +136,8 @@ def check_whole(name: str, value: object, minimum: int = 1, maximum: int | None 
 def check_number(name: str, value: object, *, at_least: float | None = None, above: float | None = None,
                  at_most: float | None = None, below: float | None = None, why: str = "",
                  error: type[ValueError] = ValueError) -> float:
-    """`value` when it is a finite real number (not a bool; NumPy's count) within the bounds given (>= `at_least`, > `above`,
-    <= `at_most`, < `below`); else `error` naming it (and `why`, as in `check_whole`)."""
+    """`value` when it is a finite real number (not a bool; NumPy's numbers count) within the bounds given
+    (>= `at_least`, > `above`, <= `at_most`, < `below`); else `error` naming it (and `why`, as in `check_whole`)."""
     limits = ((">=", at_least, operator.ge), (">", above, operator.gt), ("<=", at_most, operator.le),
               ("<", below, operator.lt))
     bounds = [f"{sign} {limit:g}" for sign, limit, _ in limits if limit is not None]

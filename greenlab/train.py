@@ -68,7 +68,8 @@ class TrainConfig:
             check_number(f"TrainConfig.{name}", getattr(self, name), at_least=0, error=ConfigError)
         for name, choices in (("optimizer", OPTIMIZERS), ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
-                raise ConfigError(f"TrainConfig.{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+                raise ConfigError(f"TrainConfig.{name} must be one of {', '.join(choices)}; "
+                                  f"got {getattr(self, name)!r}")
         if self.min_learning_rate > self.learning_rate:
             raise ConfigError(f"TrainConfig.min_learning_rate ({self.min_learning_rate}) must not exceed "
                               f"learning_rate ({self.learning_rate})")
