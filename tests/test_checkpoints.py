@@ -5,21 +5,7 @@ from torch import nn
 
 from greenlab.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from greenlab.model import GPT, GPTConfig
-
-VOCAB = 256
-
-
-class Bigram(nn.Module):
-    """The smallest language model: the next token depends on the current one only."""
-
-    def __init__(self, vocab: int = VOCAB):
-        super().__init__()
-        self.embed = nn.Embedding(vocab, 32)
-        self.norm = nn.LayerNorm(32)
-        self.head = nn.Linear(32, vocab)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.head(self.norm(self.embed(ids)))
+from test_train import VOCAB, Bigram  # the smallest language model, shared with the training tests
 
 
 def test_checkpoint_round_trip(tmp_path):
