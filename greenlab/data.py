@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from greenlab.settings import DATA_DIR, OfflineError, is_offline
+from greenlab.settings import DATA_DIR, OfflineError, check_whole, is_offline
 
 VALIDATION_EVERY = 10  # every 10th document (in sorted order) is held out for validation
 PYDOC_TOPICS = DATA_DIR / "pydoc_topics.json.gz"  # {topic: text} of pydoc_data.topics, Python 3.11.7
@@ -220,8 +220,7 @@ def check_token_ids(ids: torch.Tensor, block_size: int) -> None:
     """A clear error unless `ids` is a 1-D long tensor with more than `block_size` tokens."""
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.dtype != torch.long:
         raise ValueError("token ids must be a 1-D torch.long tensor")
-    if block_size < 1:
-        raise ValueError(f"block_size must be at least 1, got {block_size}")
+    check_whole("block_size", block_size)
     if len(ids) <= block_size:
         raise ValueError(f"{len(ids)} tokens are too few for block_size={block_size}: need at least {block_size + 1}")
 

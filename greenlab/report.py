@@ -27,6 +27,7 @@ from greenlab.distill import DistillConfig, calibration_batch, distill, half_siz
 from greenlab.energy import measure
 from greenlab.experiments.attention_scaling import compare_times, ratios
 from greenlab.experiments.generation_cost import generation_cost
+from greenlab.experiments.model_comparison import compare_models
 from greenlab.machine import energy_counters, energy_sensor
 from greenlab.model import GPT
 from greenlab.plots import plot_pareto
@@ -51,8 +52,10 @@ FULL = Scale()
 QUICK = Scale(vocab_size=1024, attention_lengths=(1024, 4096), sliding_window_model=False, student_steps=60)
 
 
-def _table(rows: dict[str, dict]) -> str:
-    return pd.DataFrame(rows).T.to_markdown(floatfmt=".3g")
+def _table(rows: dict[str, dict] | pd.DataFrame) -> str:
+    """A Markdown table, one row per entry of `rows` (a dict of dicts, or a table)."""
+    table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows).T
+    return table.to_markdown(floatfmt=".3g")
 
 
 class _Teacher:
@@ -126,14 +129,8 @@ def distillation(teacher: _Teacher, scale: Scale, progress: bool) -> str:
     models = {"teacher (reference)": (teacher.model, teacher.pretrained.history["measurement"]["energy_j"]),
               "student: scratch": (scratch, scratch_run.measurement.energy_j),
               "student: distilled, teacher init": (student, distilled_run.measurement.energy_j)}
-    rows = {}
-    for name, (model, training_j) in models.items():
-        quality = teacher.quality(model)
-        generated = generation_cost(model, name, quality)
-        rows[name] = {"parameters": model.num_parameters(), "bits/char": quality,
-                      "quality retained": teacher.bits_per_char / quality, "tokens/s": generated.tokens_per_s,
-                      "J per 1k tokens": generated.joules_per_1k_tokens, "training energy (J)": training_j}
-    return f"## Distillation\n\n{scale.student_steps} steps each, batch 16:\n\n" + _table(rows)
+    table = compare_models(models, teacher.val_ids, teacher.characters, baseline="teacher (reference)")
+    return f"## Distillation\n\n{scale.student_steps} steps each, batch 16:\n\n" + _table(table)
 
 
 def quantization(teacher: _Teacher) -> str:

@@ -265,19 +265,20 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
 
 
 def bits_per_character(loss: float, n_tokens: int, n_characters: int) -> float:
-    """Convert a loss in nats per token into bits per character, which compares across tokenizers."""
+    """Convert a loss in nats per token over `n_tokens` tokens into bits per character of the `n_characters`
+    they spell, which compares across tokenizers."""
+    check_whole("n_tokens", n_tokens)
+    check_whole("n_characters", n_characters)
     return loss / math.log(2) * n_tokens / n_characters
 
 
 @torch.no_grad()
-def text_bits_per_character(model: torch.nn.Module, ids: torch.Tensor, n_characters: int, block_size: int,
-                            batch_size: int = 32) -> float:
-    """Bits per character of `model` on a whole text: `ids` (the text's tokens) read in non-overlapping windows of
-    `block_size`, the last one shorter, so every token but the first is predicted and counted once; the summed
-    loss in bits over the text's `n_characters` characters."""
+def text_loss(model: torch.nn.Module, ids: torch.Tensor, block_size: int, batch_size: int = 32) -> float:
+    """Mean next-token loss (nats per token) of `model` on a whole text: `ids` (the text's tokens) read in
+    non-overlapping windows of `block_size`, the last one shorter, so every token but the first is predicted and
+    counted once."""
     check_token_ids(ids, 1)
-    if n_characters <= 0:
-        raise ValueError(f"n_characters must be positive, got {n_characters}")
+    check_whole("block_size", block_size)
     full_windows = (len(ids) - 1) // block_size
     batches = sequential_batches(ids, batch_size, block_size) if full_windows else []
     tail = ids[full_windows * block_size:]  # the text's last, shorter window
@@ -289,4 +290,11 @@ def text_bits_per_character(model: torch.nn.Module, ids: torch.Tensor, n_charact
         for x, y in batches:
             logits = model(x.to(dev)).float()
             total_nats += F.cross_entropy(logits.flatten(0, 1), y.to(dev).flatten(), reduction="sum").item()
-    return total_nats / math.log(2) / n_characters
+    return total_nats / (len(ids) - 1)
+
+
+def text_bits_per_character(model: torch.nn.Module, ids: torch.Tensor, n_characters: int, block_size: int,
+                            batch_size: int = 32) -> float:
+    """Bits per character of `model` on a whole text of `n_characters` characters whose tokens are `ids`: its
+    `text_loss`, every token but the first counted once, spread over the text's characters."""
+    return bits_per_character(text_loss(model, ids, block_size, batch_size), len(ids) - 1, n_characters)

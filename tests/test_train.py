@@ -7,7 +7,7 @@ from torch import nn
 from greenlab import ledger
 from greenlab.model import GPT, GPTConfig
 from greenlab.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, learning_rate_at,
-                            make_optimizer, text_bits_per_character, train)
+                            make_optimizer, text_bits_per_character, text_loss, train)
 
 VOCAB = 256
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
@@ -136,8 +136,11 @@ def test_text_bits_per_character_counts_every_token_once():
     assert text_bits_per_character(Uniform(), ids, n_characters=9, block_size=4) == pytest.approx(6 * 3 / 9)
     assert text_bits_per_character(Uniform(), ids, n_characters=9, block_size=4, batch_size=1) == \
         pytest.approx(6 * 3 / 9)
-    with pytest.raises(ValueError, match="n_characters must be positive, got 0"):
+    assert text_loss(Uniform(), ids, block_size=4) == pytest.approx(math.log(8))
+    with pytest.raises(ValueError, match="n_characters must be a whole number >= 1, got 0"):
         text_bits_per_character(Uniform(), ids, n_characters=0, block_size=4)
+    with pytest.raises(ValueError, match="block_size must be a whole number >= 1, got 0"):
+        text_loss(Uniform(), ids, block_size=0)
 
 
 def test_too_short_validation_ids_fail_before_training(cache):
