@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per kernel and length (rounds)")
     parser.add_argument("--dense-limit", type=int, default=8192, help="longest L for the masked dense kernel")
     args = parser.parse_args()
-    common = dict(rounds=args.repeats, repeats=1, dense_limit=args.dense_limit)
+    common = dict(rounds=args.repeats, dense_limit=args.dense_limit)
     both = print_table("forward + backward, median ms per call [fastest-slowest] (ratio: causal SDPA / kernel)",
                        time_samples(args.lengths, args.window, backward=True, **common))
     print_table("forward only, median ms per call [fastest-slowest]",

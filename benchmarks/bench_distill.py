@@ -11,12 +11,13 @@ Machines are noisy: read the ratios.
 from __future__ import annotations
 
 import argparse
-import time
+from functools import partial
 
 import torch
 
 from greenlab.compress import quantize_int8
 from greenlab.distill import half_size
+from greenlab.energy import interleaved_seconds
 from greenlab.model import GPT
 from greenlab.zoo import recipe
 
@@ -24,11 +25,9 @@ TARGET = 1.8  # student vs teacher, tokens per second at batch 1
 
 
 @torch.no_grad()
-def seconds_to_generate(model: torch.nn.Module, batch_size: int, tokens: int) -> float:
+def generate(model: torch.nn.Module, batch_size: int, tokens: int) -> None:
     prompt = torch.randint(0, model.config.vocab_size, (batch_size, 8), generator=torch.Generator().manual_seed(0))
-    start = time.perf_counter()
     model.generate(prompt, tokens, temperature=0)
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -45,12 +44,9 @@ def main() -> None:
                                                        for b in (1, 8)))
     best: dict[tuple[str, int], float] = {}
     for batch_size in (1, 8):
-        for model in models.values():
-            seconds_to_generate(model, batch_size, 4)  # warm-up
-        for _ in range(args.rounds):
-            for name, model in models.items():
-                seconds = seconds_to_generate(model, batch_size, args.tokens)
-                best[name, batch_size] = min(seconds, best.get((name, batch_size), seconds))
+        calls = {name: partial(generate, model, batch_size, args.tokens) for name, model in models.items()}
+        for name, seconds in interleaved_seconds(calls, args.rounds).items():
+            best[name, batch_size] = min(seconds)
     for name, model in models.items():
         cells = ""
         for batch_size in (1, 8):

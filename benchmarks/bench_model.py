@@ -14,13 +14,12 @@ the rest cost nothing.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from typing import Callable
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from greenlab.energy import median_seconds
 from greenlab.interop import to_hf
 from greenlab.model import GPT, GPTConfig
 from greenlab.train import TrainConfig, make_optimizer
@@ -53,13 +52,6 @@ def training_step(model: torch.nn.Module, tokens: torch.Tensor, hf: bool) -> Cal
     return step
 
 
-def seconds(step: Callable[[], None]) -> float:
-    """Wall-clock seconds of one step."""
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
-
-
 def time_split(step: Callable[[], None], steps: int = 3) -> dict[str, float]:
     """Profiler milliseconds per step in matrix multiplies, the loss, the optimizer, and the model's other work."""
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
@@ -88,26 +80,19 @@ def training_throughput(config: GPTConfig, batch: int, steps: int) -> dict[str, 
     ours = GPT(config).train()
     tokens = torch.randint(0, config.vocab_size, (batch, config.block_size + 1))
     runs = {"ours": training_step(ours, tokens, hf=False), "hf": training_step(to_hf(ours).train(), tokens, hf=True)}
-    times = {name: [] for name in runs}
-    for step in range(steps + 3):
-        for name, run in runs.items():
-            elapsed = seconds(run)
-            if step >= 3:  # the first steps warm up allocators and caches
-                times[name].append(elapsed)
-    return {name: (batch * config.block_size / statistics.median(times[name]), time_split(run))
-            for name, run in runs.items()}
+    times = median_seconds(runs, steps, warmup=3)  # the first steps warm up allocators and caches
+    return {name: (batch * config.block_size / times[name], time_split(run)) for name, run in runs.items()}
 
 
-def generation_speed(new_tokens: int = 200) -> tuple[float, float]:
+def generation_speed(new_tokens: int = 200, rounds: int = 3) -> tuple[float, float]:
+    """Tokens per second of our GPT generating with and without its key/value cache (median of `rounds`)."""
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=4096, block_size=256, n_layer=4, n_head=4, n_embd=128)).eval()
     prompt = torch.randint(0, 4096, (1, 8))
-    speeds = []
-    for use_cache in (True, False):
-        start = time.perf_counter()
-        model.generate(prompt, new_tokens, temperature=0, use_cache=use_cache)
-        speeds.append(new_tokens / (time.perf_counter() - start))
-    return speeds[0], speeds[1]
+    seconds = median_seconds({"cached": lambda: model.generate(prompt, new_tokens, temperature=0, use_cache=True),
+                              "uncached": lambda: model.generate(prompt, new_tokens, temperature=0, use_cache=False)},
+                             rounds)
+    return new_tokens / seconds["cached"], new_tokens / seconds["uncached"]
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """greenlab's BPE against Hugging Face `tokenizers`, on the default corpus, in one run.
 
-Trains both (same text, same vocabulary size, same special token), encodes the whole corpus with both,
-interleaved over several rounds, and prints median times, the ratios, and how often the two agree. Then one
+Trains both (same text, same vocabulary size, same special token), encodes the whole corpus with both (a freshly
+built tokenizer each time, so that our encoding cache starts cold), interleaved over several rounds after one
+warm-up call each, and prints median times, the ratios, and how often the two agree. Then one
 long chunk (one run of text without spaces, as minified code or a long number gives) of growing length, made
 of the same 25,000 bytes repeated: the heap-based encoder costs n log n, so its time per byte grows slowly (the
 log n), where the plain merge loop's grows with n (8x over these lengths).
@@ -13,19 +14,12 @@ Machines are noisy: read the ratios, not the seconds.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 from greenlab.data import load_corpus
+from greenlab.energy import median_seconds
 from greenlab.tokenizer import BPETokenizer
 from greenlab.tokenizer.bpe import encode_bytes
 from greenlab.tokenizer.huggingface import token_agreement, train_hf_bpe
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
 
 
 def main() -> None:
@@ -35,18 +29,14 @@ def main() -> None:
     args = parser.parse_args()
     corpus = load_corpus()
     text = corpus.train_text + "\n\n" + corpus.validation_text
-    times = {key: [] for key in ("train greenlab", "train HF", "encode greenlab", "encode HF")}
-    for _ in range(args.rounds):
-        ours, seconds = timed(lambda: BPETokenizer.train(corpus.train_text, args.vocab_size))
-        times["train greenlab"].append(seconds)
-        library, seconds = timed(lambda: train_hf_bpe(corpus.train_text, args.vocab_size))
-        times["train HF"].append(seconds)
-        fresh = BPETokenizer(ours.merges, ours.special_tokens)  # the same tokenizer, with a cold encoding cache
-        our_ids, seconds = timed(lambda: fresh.encode(text))
-        times["encode greenlab"].append(seconds)
-        hf_ids, seconds = timed(lambda: library.encode(text).ids)
-        times["encode HF"].append(seconds)
-    median = {key: statistics.median(values) for key, values in times.items()}
+    ours = BPETokenizer.train(corpus.train_text, args.vocab_size)
+    library = train_hf_bpe(corpus.train_text, args.vocab_size)
+    our_ids, hf_ids = ours.encode(text), library.encode(text).ids
+    median = median_seconds({
+        "train greenlab": lambda: BPETokenizer.train(corpus.train_text, args.vocab_size),
+        "train HF": lambda: train_hf_bpe(corpus.train_text, args.vocab_size),
+        "encode greenlab": lambda: BPETokenizer(ours.merges, ours.special_tokens).encode(text),  # cold cache
+        "encode HF": lambda: library.encode(text).ids}, args.rounds)
     print(f"corpus: {len(corpus.train_text):,} training chars; encoding {len(text):,} chars "
           f"({len(our_ids):,} tokens); vocabulary {args.vocab_size}; median of {args.rounds} rounds")
     print(f"{'':<18}{'greenlab (s)':>14}{'HF (s)':>10}{'greenlab / HF':>16}")
@@ -55,15 +45,15 @@ def main() -> None:
         print(f"{task:<18}{ours_s:>14.3f}{hf_s:>10.3f}{ours_s / hf_s:>15.1f}x")
     print(f"encode throughput: greenlab {len(text) / median['encode greenlab'] / 1e6:.2f} M chars/s, "
           f"HF {len(text) / median['encode HF'] / 1e6:.2f} M chars/s")
-    same, total = token_agreement(fresh, our_ids, library, hf_ids), max(len(our_ids), len(hf_ids))
+    same, total = token_agreement(ours, our_ids, library, hf_ids), max(len(our_ids), len(hf_ids))
     print(f"agreement: {same:,} of {total:,} tokens identical ({same / total:.2%}); "
           f"identical sequences: {same == len(our_ids) == len(hf_ids)}")
     print("one long chunk (median of the rounds):")
     per_char, sample = {}, corpus.train_text.replace(" ", "")[:25_000]
     for length in (25_000, 50_000, 100_000, 200_000):
         chunk = (sample * (length // len(sample)))[:length].encode()
-        seconds = statistics.median(timed(lambda: encode_bytes(chunk, ours.merge_table, ours.ranks))[1]
-                                    for _ in range(args.rounds))
+        seconds = median_seconds({"encode": lambda: encode_bytes(chunk, ours.merge_table, ours.ranks)},
+                                 args.rounds)["encode"]
         per_char[length] = seconds / length
         print(f"  {length:>8,} bytes  {seconds:>7.3f} s  {per_char[length] * 1e6:>6.2f} µs per byte")
     growth = per_char[200_000] / per_char[25_000]

@@ -162,19 +162,29 @@ def count_flops(fn: Callable[[], T]) -> tuple[T, int]:
     return result, counter.get_total_flops()
 
 
-def median_seconds(functions: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    """Median wall-clock seconds of each function: one warm-up call each, then `rounds` rounds that call every
-    function once in turn, so that a slow spell of the machine falls on all of them alike."""
+def interleaved_seconds(functions: dict[str, Callable[[], object]], rounds: int,
+                        warmup: int = 1) -> dict[str, list[float]]:
+    """Wall-clock seconds of every timed call of each function: `warmup` untimed calls each (caches, allocators),
+    then `rounds` rounds that call every function once in turn, so that a slow spell of the machine falls on all
+    of them alike."""
     settings.check_whole("rounds", rounds)
+    settings.check_whole("warmup", warmup, minimum=0)
     times: dict[str, list[float]] = {name: [] for name in functions}
-    for fn in functions.values():
-        fn()
+    for _ in range(warmup):
+        for fn in functions.values():
+            fn()
     for _ in range(rounds):
         for name, fn in functions.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def median_seconds(functions: dict[str, Callable[[], object]], rounds: int, warmup: int = 1) -> dict[str, float]:
+    """Median wall-clock seconds of each function over `rounds` interleaved rounds (`interleaved_seconds`)."""
+    return {name: statistics.median(values)
+            for name, values in interleaved_seconds(functions, rounds, warmup).items()}
 
 
 def repeat_for(work: Callable[[], int], min_seconds: float) -> tuple[int, float]:

@@ -176,10 +176,10 @@ def test_peak_memory_sees_a_large_allocation():
 def test_scaling_comparisons_cover_every_kernel():
     from greenlab.experiments.attention_scaling import compare_energy, compare_memory, compare_times, ratios
 
-    both = compare_times([64, 128], window=32, heads=1, head_dim=8, rounds=1, repeats=1)
+    both = compare_times([64, 128], window=32, heads=1, head_dim=8, rounds=1)
     assert set(both) == {"causal SDPA", "masked dense", "blocked"}  # no backward pass for FlexAttention on a CPU
     assert set(ratios(both)) == {"masked dense", "blocked"} and all(t > 0 for t in both["blocked"].values())
-    forward = compare_times([64], window=32, heads=1, head_dim=8, backward=False, rounds=1, repeats=1)
+    forward = compare_times([64], window=32, heads=1, head_dim=8, backward=False, rounds=1)
     assert "flex" in forward
     energy, method = compare_energy([64], window=32, heads=1, head_dim=8, min_seconds=0.05)
     assert set(energy) == {"causal SDPA", "masked dense", "blocked"} and energy["blocked"][64] >= 0 and method

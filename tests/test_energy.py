@@ -166,6 +166,18 @@ def test_median_seconds_calls_the_functions_in_turn_and_keeps_each_median():
     assert 0.002 <= seconds["short"] and 0.02 <= seconds["long"]  # a sleep never ends early
 
 
+def test_interleaved_seconds_warms_up_as_asked_and_keeps_every_timed_call():
+    calls = []
+    seconds = energy.interleaved_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=2,
+                                         warmup=3)
+    assert calls == ["a", "b"] * 5  # three warm-up rounds, then two timed ones
+    assert [len(seconds["a"]), len(seconds["b"])] == [2, 2] and all(s >= 0 for s in seconds["a"] + seconds["b"])
+    timed = energy.interleaved_seconds({"a": lambda: calls.append("a")}, rounds=1, warmup=0)
+    assert len(timed["a"]) == 1 and len(calls) == 11  # no warm-up: the one call is the timed one
+    with pytest.raises(ValueError, match="warmup must be a whole number >= 0, got -1"):
+        energy.interleaved_seconds({"a": lambda: None}, rounds=1, warmup=-1)
+
+
 @pytest.mark.parametrize("rounds", [0, -1, 2.5])
 def test_median_seconds_refuses_a_round_count_by_name(rounds):
     with pytest.raises(ValueError, match=re.escape(repr(rounds))):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Callable
 
 import torch
 
 from greenlab.attention import causal, masked_dense_attention, strided
 from greenlab.checks import CheckResult, check_function, describe_error
+from greenlab.energy import median_seconds
 from greenlab.experiments.attention_scaling import compare_times, ratios
 from greenlab.settings import check_number, check_whole
 
@@ -66,13 +65,9 @@ def check_blocked_attention(fn: Callable) -> CheckResult:
     generator = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 4, 4096, 64, generator=generator) for _ in range(3))
     mask = causal(4096, window=256)
-    seconds = {}
     with torch.no_grad():
-        for name, run in (("yours", lambda: fn(q, k, v, 256, 256)),
-                          ("masked", lambda: masked_dense_attention(q, k, v, mask))) * 2:
-            start = time.perf_counter()
-            run()
-            seconds[name] = min(seconds.get(name, math.inf), time.perf_counter() - start)
+        seconds = median_seconds({"yours": lambda: fn(q, k, v, 256, 256),
+                                  "masked": lambda: masked_dense_attention(q, k, v, mask)}, rounds=3)
     speedup = seconds["masked"] / seconds["yours"]
     if speedup < 2:
         return CheckResult(exercise, False, f"correct, but only {speedup:.1f}x faster than the masked dense "

@@ -4,18 +4,18 @@
     memory = compare_memory([1024, 2048, 4096], window=256)     # peak MiB, in a clean subprocess (Linux)
     energy, method = compare_energy([1024, 4096], window=256)    # joules per call, and how they were obtained
 
-Kernels are timed in turns, round by round, so that all see the same machine load; within a round each kernel
-runs a few times in a row (after one warm-up call), and the fastest call over all rounds is kept: on a shared,
-noisy machine the minimum is the most repeatable estimate of what the kernel itself costs (`time_samples` keeps
-every call, for medians and spread: `benchmarks/bench_attention.py`).
+Kernels are timed in turns, round by round, so that all see the same machine load (after one warm-up call each),
+and the fastest call over all rounds is kept: on a shared, noisy machine the minimum is the most repeatable
+estimate of what the kernel itself costs (`time_samples` keeps every call, for medians and spread:
+`benchmarks/bench_attention.py`).
 "causal SDPA" (dense, fused) is the baseline; "masked dense" computes the full square and then masks it;
 "blocked" is `sliding_window_attention`; "flex" is FlexAttention, forward only on a CPU.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
+from functools import partial
 from typing import Callable
 
 import torch
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from greenlab.attention.kernels import flex_available, flex_sliding_window, masked_dense_attention, \
     sliding_window_attention
 from greenlab.attention.patterns import causal
-from greenlab.energy import measure, repeat_for
+from greenlab.energy import interleaved_seconds, measure, repeat_for
 from greenlab.memory import peak_memory_in_subprocess, peak_memory_mib
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -64,30 +64,26 @@ def _trainable(names: list[str], backward: bool) -> list[str]:
 
 
 def time_samples(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64, backward: bool = True,
-                 rounds: int = 2, repeats: int = 2, dense_limit: int | None = None) -> dict[str, dict[int, list[float]]]:
-    """Seconds of every timed call {kernel: {length: [s, ...]}}, `rounds` × `repeats` per kernel and length,
-    kernels interleaved round by round. Above `dense_limit` tokens "masked dense" (the full square in memory) is
-    left out."""
+                 rounds: int = 4, dense_limit: int | None = None) -> dict[str, dict[int, list[float]]]:
+    """Seconds of every timed call {kernel: {length: [s, ...]}}: at each length, one warm-up call per kernel, then
+    `rounds` rounds of one call each, kernels in turn (`energy.interleaved_seconds`). Above `dense_limit` tokens
+    "masked dense" (the full square in memory) is left out."""
     results: dict[str, dict[int, list[float]]] = {}
     for length in lengths:
         contenders = kernels(length, window)
         names = [n for n in _trainable(list(contenders), backward)
                  if not (n == "masked dense" and dense_limit is not None and length > dense_limit)]
         inputs = _inputs(length, heads, head_dim, grad=backward)
-        for _ in range(rounds):
-            for name in names:
-                _run(contenders[name], inputs, backward)  # warm-up: caches, allocator, FlexAttention's compiler
-                for _ in range(repeats):
-                    start = time.perf_counter()
-                    _run(contenders[name], inputs, backward)
-                    results.setdefault(name, {}).setdefault(length, []).append(time.perf_counter() - start)
+        calls = {name: partial(_run, contenders[name], inputs, backward) for name in names}
+        for name, seconds in interleaved_seconds(calls, rounds).items():
+            results.setdefault(name, {})[length] = seconds
     return results
 
 
 def compare_times(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
-                  backward: bool = True, rounds: int = 2, repeats: int = 2) -> dict[str, dict[int, float]]:
+                  backward: bool = True, rounds: int = 4) -> dict[str, dict[int, float]]:
     """Fastest seconds per call {kernel: {length: s}}; forward + backward, or forward only."""
-    samples = time_samples(lengths, window, heads, head_dim, backward, rounds, repeats)
+    samples = time_samples(lengths, window, heads, head_dim, backward, rounds)
     return {name: {length: min(times) for length, times in row.items()} for name, row in samples.items()}
 
 
