@@ -1,7 +1,7 @@
 """Test-wide setup for the unit tests and the notebooks: offline Hugging Face, a socket guard in notebook
 kernels (tests/kernel_guard), and a table at the end of the run with each notebook's runtime and the energy the
-whole machine drew while it ran (measured with `greenlab.energy.measure(scope="machine")`, recorded in the green
-ledger as "notebook: NAME": the course's own footprint)."""
+whole machine drew while it ran (measured with `greenlab.foundations.energy.measure(scope="machine")`, recorded in
+the green ledger as "notebook: NAME": the course's own footprint)."""
 
 import os
 from contextlib import ExitStack
@@ -33,7 +33,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     _close_notebook()
     if path.endswith(".ipynb"):
-        from greenlab.energy import measure
+        from greenlab.foundations.energy import measure
 
         _open["path"] = path
         _notebooks[path] = _open["stack"].enter_context(measure(f"notebook: {Path(path).name}", scope="machine"))

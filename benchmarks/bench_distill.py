@@ -15,11 +15,11 @@ from functools import partial
 
 import torch
 
-from greenlab.compress import quantize_int8
-from greenlab.distill import half_size
-from greenlab.energy import interleaved_seconds
-from greenlab.model import GPT
-from greenlab.zoo import recipe
+from greenlab.foundations.energy import interleaved_seconds
+from greenlab.models.gpt import GPT
+from greenlab.training.compress import quantize_int8
+from greenlab.training.distill import half_size
+from greenlab.training.zoo import recipe
 
 TARGET = 1.8  # student vs teacher, tokens per second at batch 1
 

@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from greenlab.measuring_well import tracker_overhead
+from greenlab.experiments.measuring_well import tracker_overhead
 
 
 def workload() -> None:

@@ -19,10 +19,10 @@ from typing import Callable
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from greenlab.energy import median_seconds
-from greenlab.interop import to_hf
-from greenlab.model import GPT, GPTConfig
-from greenlab.train import TrainConfig, make_optimizer
+from greenlab.foundations.energy import median_seconds
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.models.interop import to_hf
+from greenlab.training.train import TrainConfig, make_optimizer
 
 CONFIGS = {  # name: (model, batch size)
     "small 4/4/128, context 64, batch 12": (GPTConfig(vocab_size=4096, block_size=64, n_layer=4, n_head=4,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from greenlab.parallelism import compare, gradient_bytes, ring_bytes_sent
-from greenlab.zoo import recipe
+from greenlab.experiments.parallelism import compare, gradient_bytes, ring_bytes_sent
+from greenlab.training.zoo import recipe
 
 
 def main() -> None:

@@ -20,9 +20,9 @@ from dataclasses import replace
 
 import torch
 
-from greenlab import zoo
-from greenlab.data import load_corpus
-from greenlab.train import bfloat16_speedup, text_bits_per_character
+from greenlab.foundations.data import load_corpus
+from greenlab.training import zoo
+from greenlab.training.train import bfloat16_speedup, text_bits_per_character
 
 TARGET_BITS_PER_CHAR = 1.75
 TARGET_SECONDS = 100.0

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 
-from greenlab.data import load_corpus
-from greenlab.energy import median_seconds
-from greenlab.tokenizer import BPETokenizer
-from greenlab.tokenizer.bpe import encode_bytes
-from greenlab.tokenizer.huggingface import token_agreement, train_hf_bpe
+from greenlab.foundations.data import load_corpus
+from greenlab.foundations.energy import median_seconds
+from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.foundations.tokenizer.bpe import encode_bytes
+from greenlab.foundations.tokenizer.huggingface import token_agreement, train_hf_bpe
 
 
 def main() -> None:

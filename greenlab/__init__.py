@@ -1,18 +1,21 @@
 """GreenLab: build small language models from scratch, and make them green.
 
-The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.ipynb are exercises/labNN):
-    00 Green AI             energy (measure), footprint, ledger, machine (doctor, the setup cell)
-    01 tokenization         data, tokenizer/ (interface, bpe, huggingface, baselines), experiments/ (tokenizer_cost)
-    02 the Transformer      model, train, checkpoints, zoo, interop
-    03 sparse attention     attention/ (patterns, kernels), experiments/ (attention_scaling), memory
-    04 distillation         distill, compress, experiments/ (generation_cost)
-    05 energy and carbon    energy, measuring_well, footprint, distributed, parallelism, train (precision, optimizer)
-    06 encoder–decoder      tasks, seq2seq, translate, metrics
-    07 applications         retrieval, qa, assistant, code_completion, sandbox
-    08 responsible AI       probe_models, bias, memorisation, cards
-Shared by every chapter: settings, plots, widgets. For teachers: checks, exercises/, assign, grade, conventions,
-report, and the `greenlab` command (cli). README's "Layout" gives each module's layer; each module reads top to
-bottom.
+The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.ipynb are classroom/exercises/labNN):
+    00 Green AI             foundations/ energy (measure), footprint, ledger; presentation/ machine (doctor)
+    01 tokenization         foundations/ data, tokenizer/ (bpe, huggingface, baselines); experiments/ tokenizer_cost
+    02 the Transformer      models/ gpt, interop; training/ train, zoo; foundations/ checkpoints
+    03 sparse attention     models/ attention/ (patterns, kernels); experiments/ attention_scaling; foundations/ memory
+    04 distillation         training/ distill, compress; experiments/ generation_cost, model_comparison
+    05 energy and carbon    experiments/ measuring_well, parallelism; training/ distributed, train; foundations/ energy
+    06 encoder–decoder      foundations/ tasks, metrics; models/ seq2seq; training/ translate
+    07 applications         applications/ retrieval, qa, assistant, code_completion, sandbox
+    08 responsible AI       training/ probe_models; responsible/ bias, memorisation; presentation/ cards
+Shared by every chapter: foundations/ settings; presentation/ plots, widgets. For teachers: classroom/ (checks,
+exercises/, assign, grade, conventions), presentation/ report, and the `greenlab` command (cli).
+
+Each folder is one floor of the house, bottom to top: foundations, models, training, experiments, applications,
+responsible, presentation, classroom, and the command line (cli) on the roof. A module imports only from its own
+floor and the floors below it (tests/test_packaging.py checks it); each module reads top to bottom.
 """
 
 __version__ = "0.1.0"
@@ -22,6 +25,6 @@ __all__ = ["doctor", "__version__"]
 def __getattr__(name: str):
     """`greenlab.doctor` on first use, so that `import greenlab` alone does not load PyTorch."""
     if name == "doctor":
-        from greenlab.machine import doctor
+        from greenlab.presentation.machine import doctor
         return doctor
     raise AttributeError(f"module 'greenlab' has no attribute {name!r}")

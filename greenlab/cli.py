@@ -10,11 +10,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from greenlab.settings import ROOT, require
+from greenlab.foundations.settings import ROOT, require
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from greenlab.machine import doctor, machine_facts
+    from greenlab.presentation.machine import doctor, machine_facts
 
     facts = machine_facts()
     doctor(facts)
@@ -22,7 +22,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from greenlab.assign import assign
+    from greenlab.classroom.assign import assign
 
     for path in assign(args.source, args.out):
         print(f"wrote {path}")
@@ -31,7 +31,7 @@ def _assign(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     require("nbclient", extra="lab")
-    from greenlab.grade import grade, summary
+    from greenlab.classroom.grade import grade, summary
 
     feedback = args.feedback or Path(args.out).with_name("feedback")
     try:
@@ -47,8 +47,8 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from greenlab import distributed, zoo
-    from greenlab.energy import format_energy
+    from greenlab.foundations.energy import format_energy
+    from greenlab.training import distributed, zoo
 
     if args.config:
         content = json.loads(Path(args.config).read_text())
@@ -87,7 +87,7 @@ def _positive_int(text: str) -> int:
 
 
 def _conventions(args: argparse.Namespace) -> int:
-    from greenlab import conventions
+    from greenlab.classroom import conventions
 
     status = 0
     for notebook in conventions.course_notebooks():
@@ -100,7 +100,7 @@ def _conventions(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from greenlab import report
+    from greenlab.presentation import report
 
     path = report.run(args.out, report.QUICK if args.quick else report.FULL)
     print(f"wrote {path}")

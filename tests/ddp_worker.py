@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_model
 
-from greenlab import distributed, zoo
-from greenlab.data import load_corpus
-from greenlab.model import GPT
-from greenlab.tokenizer import BPETokenizer
-from greenlab.train import language_model_loss, train
+from greenlab.foundations.data import load_corpus
+from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.models.gpt import GPT
+from greenlab.training import distributed, zoo
+from greenlab.training.train import language_model_loss, train
 
 out, mode = Path(sys.argv[1]), sys.argv[2]
 world = distributed.init_from_env(timeout_s=30)

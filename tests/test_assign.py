@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from greenlab.assign import STUB, SolutionMarkerError, assign, make_student_version, strip_solutions
+from greenlab.classroom.assign import STUB, SolutionMarkerError, assign, make_student_version, strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"

@@ -3,9 +3,9 @@ import html
 import pytest
 import torch
 
-from greenlab import zoo
-from greenlab.assistant import complete
-from greenlab.widgets import completion_line, writing_assistant
+from greenlab.applications.assistant import complete
+from greenlab.presentation.widgets import completion_line, writing_assistant
+from greenlab.training import zoo
 
 
 @pytest.fixture

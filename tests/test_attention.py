@@ -2,11 +2,11 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from greenlab.attention import (attention_flops, block_sparse, causal, check_mask, default_block, density, dilated,
-                                flex_sliding_window, global_tokens, masked_dense_attention, random_blocks,
-                                sliding_window, sliding_window_attention, strided)
-from greenlab.energy import count_flops
-from greenlab.model import GPT, GPTConfig
+from greenlab.foundations.energy import count_flops
+from greenlab.models.attention import (attention_flops, block_sparse, causal, check_mask, default_block, density,
+                                       dilated, flex_sliding_window, global_tokens, masked_dense_attention,
+                                       random_blocks, sliding_window, sliding_window_attention, strided)
+from greenlab.models.gpt import GPT, GPTConfig
 
 
 def qkv(batch, heads, length, head_dim, seed=0, grad=False):
@@ -156,7 +156,7 @@ def test_window_in_config_is_validated_and_counted():
 
 
 def test_hugging_face_export_refuses_a_sliding_window():
-    from greenlab.interop import to_hf
+    from greenlab.models.interop import to_hf
 
     with pytest.raises(ValueError, match="sliding window of 6"):
         to_hf(GPT(WINDOWED))
@@ -165,7 +165,7 @@ def test_hugging_face_export_refuses_a_sliding_window():
 # --- measuring --------------------------------------------------------------------------------------------
 
 def test_peak_memory_sees_a_large_allocation():
-    from greenlab.memory import can_measure, peak_memory_mib
+    from greenlab.foundations.memory import can_measure, peak_memory_mib
 
     if not can_measure():
         assert peak_memory_mib(lambda: None) is None
@@ -188,7 +188,7 @@ def test_scaling_comparisons_cover_every_kernel():
 
 
 def test_the_zoo_has_the_sliding_window_twin_of_the_reference():
-    from greenlab import zoo
+    from greenlab.training import zoo
 
     reference, windowed = zoo.recipe("reference"), zoo.recipe("sliding-window")
     assert windowed.model.window == reference.model.block_size // 4 and windowed.model.attention == "blocked"

@@ -5,9 +5,9 @@ from collections import Counter
 import pytest
 import torch
 
-from greenlab import bias
-from greenlab.model import GPT, GPTConfig
-from greenlab.tokenizer import BPETokenizer
+from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.responsible import bias
 
 
 @pytest.fixture(scope="module")

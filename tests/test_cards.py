@@ -1,9 +1,11 @@
 import pytest
 from huggingface_hub import DatasetCard, ModelCard
 
-from greenlab import cards, ledger, zoo
-from greenlab.data import load_corpus
-from greenlab.energy import Measurement
+from greenlab.foundations import ledger
+from greenlab.foundations.data import load_corpus
+from greenlab.foundations.energy import Measurement
+from greenlab.presentation import cards
+from greenlab.training import zoo
 
 
 def test_the_model_card_metadata_parses_and_matches_the_ledger_row(tiny):

@@ -3,8 +3,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from greenlab.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from greenlab.model import GPT, GPTConfig
+from greenlab.foundations.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from greenlab.models.gpt import GPT, GPTConfig
 from test_train import VOCAB, Bigram  # the smallest language model, shared with the training tests
 
 

@@ -3,9 +3,10 @@ import json
 import pytest
 import torch
 
-from greenlab import code_completion as cc
-from greenlab import data, zoo
-from greenlab.sandbox import run_candidate
+from greenlab.applications import code_completion as cc
+from greenlab.applications.sandbox import run_candidate
+from greenlab.foundations import data
+from greenlab.training import zoo
 
 
 @pytest.fixture

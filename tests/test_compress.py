@@ -3,10 +3,10 @@ import torch
 from torch import nn
 from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
 
-from greenlab import ledger
-from greenlab.compress import nonzero_parameters, prune, quantize_int8, size_on_disk
 from greenlab.experiments.generation_cost import generation_cost
-from greenlab.model import GPT, GPTConfig
+from greenlab.foundations import ledger
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.training.compress import nonzero_parameters, prune, quantize_int8, size_on_disk
 
 CONFIG = GPTConfig(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
 

@@ -3,8 +3,8 @@ import shutil
 import nbformat
 import pytest
 
-from greenlab import conventions
-from greenlab.settings import REPOSITORY
+from greenlab.classroom import conventions
+from greenlab.foundations.settings import REPOSITORY
 
 NOTEBOOKS = conventions.course_notebooks()
 

@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from greenlab import data, settings
+from greenlab.foundations import data, settings
 
 
 def test_default_corpus_is_offline_deterministic_and_split():

@@ -4,10 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from greenlab.distill import (DistillConfig, calibration_batch, distill, distillation_loss, half_size,
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.training.distill import (DistillConfig, calibration_batch, distill, distillation_loss, half_size,
                               hidden_cosine_loss, init_from_teacher, soften)
-from greenlab.model import GPT, GPTConfig
-from greenlab.train import TrainConfig, evaluate
+from greenlab.training.train import TrainConfig, evaluate
 
 TEACHER = GPTConfig(vocab_size=64, block_size=16, n_layer=4, n_head=4, n_embd=32)
 
@@ -113,7 +113,7 @@ def test_calibration_needs_enough_ids():
 
 
 def test_a_narrow_student_from_a_trained_teacher_starts_better_than_a_random_one():
-    from greenlab.train import train
+    from greenlab.training.train import train
     torch.manual_seed(0)
     ids = torch.tensor([i % 13 for i in range(3000)]) + torch.randint(0, 2, (3000,))
     teacher = GPT(TEACHER)
@@ -155,7 +155,7 @@ def test_distill_trains_the_student_and_refuses_another_vocabulary(teacher):
 
 
 def test_distillation_under_torchrun_is_refused_with_the_reason(teacher, monkeypatch):
-    from greenlab import distributed
+    from greenlab.training import distributed
 
     monkeypatch.setattr(distributed, "world", lambda: distributed.World(rank=0, local_rank=0, size=2))
     with pytest.raises(distributed.DistributedError, match="distillation runs on one process, not on 2"):

@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from greenlab import distributed, ledger, zoo
+from greenlab.foundations import ledger
+from greenlab.training import distributed, zoo
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 WORKER = Path(__file__).with_name("ddp_worker.py")

@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from greenlab import energy, ledger
+from greenlab.foundations import energy, ledger
 
 
 def test_measure_gives_time_energy_co2_and_the_method(cache):
@@ -142,7 +142,7 @@ def test_an_unwritable_ledger_keeps_the_measurement(tmp_path, monkeypatch):
 
 
 def test_an_empty_cache_setting_is_a_clear_error(monkeypatch):
-    from greenlab import settings
+    from greenlab.foundations import settings
 
     monkeypatch.setenv("GREENLAB_CACHE", " ")
     with pytest.raises(ValueError, match="GREENLAB_CACHE is set but empty"):

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from greenlab import footprint
+from greenlab.foundations import footprint
 
 
 def test_formulas():
@@ -38,7 +38,7 @@ def test_calculator_reproduces_gpt3_and_bloom():
 
 
 def test_estimate_chains_the_formulas_with_datasheet_figures():
-    from greenlab.energy import grid_intensity
+    from greenlab.foundations.energy import grid_intensity
 
     e = footprint.estimate(1e9, 1e10, "NVIDIA A100 80GB", "fra", pue=1.2, utilization=0.5)
     assert e.flops == 6e19 and e.hardware == "A100" and e.country == "FRA"

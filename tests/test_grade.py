@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 from greenlab import cli
-from greenlab.assign import make_student_version
-from greenlab.grade import KILL_GRACE_S, find_submissions, grade, lab_exercises
+from greenlab.classroom.assign import make_student_version
+from greenlab.classroom.grade import KILL_GRACE_S, find_submissions, grade, lab_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
@@ -40,7 +40,7 @@ def graded(tmp_path_factory):
     _edit(folder / "cheats.ipynb", folder / "cheats.ipynb", "lab00.check_training_flops(training_flops)",
           "print('✓ training_flops: matches the reference on 5 random inputs')")
     _edit(LAB00, folder / "fakes.ipynb", "return 6 * n_params * n_tokens",
-          "return 0\n\nfrom types import SimpleNamespace\nfrom greenlab.checks import CheckResult\n"
+          "return 0\n\nfrom types import SimpleNamespace\nfrom greenlab.classroom.checks import CheckResult\n"
           "lab00 = SimpleNamespace(check_training_flops=lambda fn: CheckResult('training_flops', True, 'ok'))")
     (folder / "corrupt_lab00.ipynb").write_text("{ this is not json")
     (folder / "dave").mkdir()

@@ -2,9 +2,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from greenlab.interop import from_hf, pretrained_gpt2, to_hf
-from greenlab.model import GPT, GPTConfig
-from greenlab.settings import OfflineError
+from greenlab.foundations.settings import OfflineError
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.models.interop import from_hf, pretrained_gpt2, to_hf
 
 CONFIG = GPTConfig(vocab_size=120, block_size=32, n_layer=2, n_head=4, n_embd=48)
 

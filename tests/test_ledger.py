@@ -1,6 +1,6 @@
 import pytest
 
-from greenlab import ledger
+from greenlab.foundations import ledger
 
 
 def _row(label, **extra):

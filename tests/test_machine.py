@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from greenlab import machine
+from greenlab.presentation import machine
 
 
 def test_energy_counters_name_both_sources(monkeypatch, tmp_path):

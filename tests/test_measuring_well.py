@@ -3,9 +3,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from greenlab import ledger, measuring_well
-from greenlab.energy import Measurement
-from greenlab.measuring_well import cost_of_uses, idle_power, net_joules, repeat, spread, tracker_overhead
+from greenlab.experiments import measuring_well
+from greenlab.experiments.measuring_well import cost_of_uses, idle_power, net_joules, repeat, spread, tracker_overhead
+from greenlab.foundations import ledger
+from greenlab.foundations.energy import Measurement
 
 
 def test_idle_power_is_the_energy_of_a_measured_sleep_divided_by_its_duration(cache):

@@ -3,9 +3,9 @@ from collections import Counter
 
 import pytest
 
-from greenlab import memorisation
-from greenlab.data import deduplicate
-from greenlab.memorisation import Canary
+from greenlab.foundations.data import deduplicate
+from greenlab.responsible import memorisation
+from greenlab.responsible.memorisation import Canary
 
 CANARY = Canary("ada", "123456", 4)
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from greenlab import metrics
-from greenlab.metrics import (BleuCounts, bleu_signature, brevity_penalty, chrf, corpus_bleu, exact_match,
+from greenlab.foundations import metrics
+from greenlab.foundations.metrics import (BleuCounts, bleu_signature, brevity_penalty, chrf, corpus_bleu, exact_match,
                               modified_precision, sentence_bleu, tokenize_13a)
 
 # Sentences from a small vocabulary (so n-grams really match) with the characters 13a treats specially: numbers

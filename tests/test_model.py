@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from greenlab.energy import count_flops
-from greenlab.model import GPT, ATTENTION, GPTConfig, KVCache, causal_mask, math_attention, register_attention, \
+from greenlab.foundations.energy import count_flops
+from greenlab.models.gpt import GPT, ATTENTION, GPTConfig, KVCache, causal_mask, math_attention, register_attention, \
     sample, sdpa_attention
 
 SMALL = GPTConfig(vocab_size=97, block_size=24, n_layer=2, n_head=4, n_embd=32)
@@ -109,7 +109,7 @@ def test_flops_per_token_matches_pytorchs_counter(attention):
     torch.manual_seed(0)
     model = GPT(GPTConfig(**{**SMALL.to_dict(), "attention": attention}))
     ids = torch.randint(0, 97, (2, 24))
-    _, counted = count_flops(lambda: model(ids))  # sdpa: the CPU's fused kernel, counted since greenlab.energy
+    _, counted = count_flops(lambda: model(ids))  # sdpa: the CPU's fused kernel, counted by greenlab's energy module
     assert counted == model.flops_per_token(24) * ids.numel()
     assert model.flops_per_token(24, training=True) == 3 * model.flops_per_token(24)
 
@@ -172,7 +172,7 @@ def test_generate_restores_training_mode(model):
 
 
 def test_attention_maps_are_causal_distributions(model):
-    from greenlab.model import attention_maps
+    from greenlab.models.gpt import attention_maps
 
     maps = attention_maps(model, torch.randint(0, 97, (1, 9)))
     assert maps.shape == (2, 4, 9, 9)
@@ -194,7 +194,7 @@ def test_generation_needs_a_prompt(model):
 
 
 def test_fit_prompt_keeps_the_end_and_leaves_room_for_the_reply():
-    from greenlab.model import fit_prompt
+    from greenlab.models.gpt import fit_prompt
 
     assert fit_prompt(list(range(10)), block_size=8, new_tokens=3) == [5, 6, 7, 8, 9]
     assert fit_prompt([1, 2], block_size=8, new_tokens=3) == [1, 2]

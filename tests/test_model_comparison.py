@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from greenlab import ledger
 from greenlab.experiments.model_comparison import compare_models
-from greenlab.model import GPT, GPTConfig
-from greenlab.train import text_loss
+from greenlab.foundations import ledger
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.training.train import text_loss
 
 CONFIG = GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32)
 

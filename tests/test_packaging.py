@@ -6,7 +6,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from greenlab import machine
+from greenlab.presentation import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"torch": "pytorch"}
@@ -117,27 +117,43 @@ def test_importing_the_package_prints_nothing_and_loads_no_compiler_toolchain():
     assert run.stdout == "False\n"
 
 
+FLOORS = ("foundations", "models", "training", "experiments", "applications", "responsible", "presentation",
+          "classroom", "cli")  # bottom to top: greenlab/__init__.py's order
+
+
 def _chapter_index() -> list[str]:
     return [line for line in (ROOT / "greenlab" / "__init__.py").read_text().splitlines()
             if re.match(r"    \d\d ", line)]
 
 
+def test_the_package_has_one_folder_per_floor_and_nothing_loose():
+    package = ROOT / "greenlab"
+    assert {p.parent.name for p in package.glob("*/__init__.py")} == set(FLOORS) - {"cli"}
+    assert {p.name for p in package.glob("*.py")} == {"__init__.py", "__main__.py", "cli.py"}
+    import greenlab
+    assert ", ".join(FLOORS[:-1]) + ", and the command line (cli)" in " ".join(greenlab.__doc__.split())
+
+
 def test_the_chapter_index_names_every_module_and_only_modules_that_exist():
     import greenlab
     package = ROOT / "greenlab"
-    modules = {path.stem for path in package.glob("*.py")} - {"__init__", "__main__"}
-    packages = {path.parent.name for path in package.glob("*/__init__.py")}
     named = set(re.findall(r"[a-z][a-z0-9_]*", greenlab.__doc__.split("The code behind each chapter")[1]))
+    modules = {path.stem for floor in FLOORS[:-1] for path in (package / floor).glob("*.py")} - {"__init__"}
+    packages = {path.parent.name for path in package.glob("*/*/__init__.py")}
     assert modules | packages <= named, f"not in the index: {sorted((modules | packages) - named)}"
     for line in _chapter_index():
         number, rest = line.split(maxsplit=1)
         title, listed = re.split(r"\s{2,}", rest, maxsplit=1)
-        for name, inside in re.findall(r"([a-z][a-z0-9_]*/?)(?: \(([^)]*)\))?", listed):
-            if name.endswith("/"):
-                assert name[:-1] in packages, f"chapter {number}: no package {name}"
-                assert {f"{part}.py" for part in inside.split(", ")} <= {p.name for p in (package / name).glob("*.py")}
-            else:
-                assert name in modules, f"chapter {number} ({title}): no module {name}"
+        for part in listed.split("; "):
+            floor, names = part.split("/ ", maxsplit=1)
+            assert floor in FLOORS, f"chapter {number}: no floor {floor}/"
+            for name, inside in re.findall(r"([a-z][a-z0-9_]*/?)(?: \(([^)]*)\))?", names):
+                if name.endswith("/"):
+                    folder = package / floor / name
+                    assert (folder / "__init__.py").exists(), f"chapter {number}: no {floor}/{name}"
+                    assert {f"{p}.py" for p in inside.split(", ")} <= {p.name for p in folder.glob("*.py")}
+                else:
+                    assert (package / floor / f"{name}.py").exists(), f"chapter {number}: no module {floor}/{name}"
     assert [line.split()[0] for line in _chapter_index()] == [f"{n:02d}" for n in range(9)]
 
 
@@ -152,14 +168,32 @@ def test_importing_greenlab_alone_does_not_load_pytorch():
     assert run.stdout == "False\nTrue\n", run.stderr
 
 
+def _imports(path: Path) -> list[str]:
+    """The greenlab modules a file imports, as dotted names."""
+    text = path.read_text()
+    return re.findall(r"^\s*(?:from|import) (greenlab[\w.]*)", text, flags=re.MULTILINE)
+
+
+def _floor(dotted: str) -> int:
+    parts = dotted.split(".")
+    return FLOORS.index(parts[1]) if len(parts) > 1 else len(FLOORS)  # `import greenlab`: the package itself
+
+
+def test_every_import_points_down_or_along_a_floor():
+    for path in sorted((ROOT / "greenlab").rglob("*.py")):
+        parts = path.relative_to(ROOT / "greenlab").with_suffix("").parts
+        if parts[0] in ("__init__", "__main__"):
+            continue
+        floor = FLOORS.index(parts[0])
+        upward = [name for name in _imports(path) if name != "greenlab" and _floor(name) > floor]
+        assert not upward, f"{path.relative_to(ROOT)} (floor {parts[0]}) imports from above: {upward}"
+
+
 def test_tokenizers_and_kernels_import_no_measurement_or_training():
     """The measurement wing (greenlab/experiments/) measures them; they do not measure themselves."""
-    measuring = ("greenlab.energy", "greenlab.measuring_well", "greenlab.ledger", "greenlab.memory", "greenlab.train",
-                 "greenlab.experiments")
-    for path in [*(ROOT / "greenlab" / "tokenizer").glob("*.py"), *(ROOT / "greenlab" / "attention").glob("*.py")]:
-        text = path.read_text()
-        imported = re.findall(r"^\s*(?:from|import) (greenlab[\w.]*)", text, flags=re.MULTILINE) + [
-            f"greenlab.{name.strip()}" for names in re.findall(r"^\s*from greenlab import ([\w, ]+)", text, re.MULTILINE)
-            for name in names.split(",")]
-        wrong = [name for name in imported if name.startswith(measuring)]
-        assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}"
+    measuring = ("greenlab.foundations.energy", "greenlab.foundations.ledger", "greenlab.foundations.memory",
+                 "greenlab.training", "greenlab.experiments")
+    for folder in (ROOT / "greenlab" / "foundations" / "tokenizer", ROOT / "greenlab" / "models" / "attention"):
+        for path in folder.glob("*.py"):
+            wrong = [name for name in _imports(path) if name.startswith(measuring)]
+            assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}"

@@ -3,11 +3,11 @@ import sys
 import matplotlib
 import pytest
 
-from greenlab.plots import plot_tokens, visible
-from greenlab.settings import require
-from greenlab.tokenizer import CharTokenizer
-from greenlab import footprint
-from greenlab.widgets import footprint_calculator, pattern_explorer, token_playground, tokens_html
+from greenlab.foundations import footprint
+from greenlab.foundations.settings import require
+from greenlab.foundations.tokenizer import CharTokenizer
+from greenlab.presentation.plots import plot_tokens, visible
+from greenlab.presentation.widgets import footprint_calculator, pattern_explorer, token_playground, tokens_html
 
 matplotlib.use("Agg")
 
@@ -26,7 +26,7 @@ def test_plot_tokens_draws_one_box_per_token():
 def test_plot_attention_with_one_head():
     import torch
 
-    from greenlab.plots import plot_attention
+    from greenlab.presentation.plots import plot_attention
 
     figure = plot_attention(torch.full((1, 1, 3, 3), 1 / 3), ["a", "b", "c"], layer=0)
     assert len(figure.axes) == 1

@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from greenlab import ledger, probe_models
-from greenlab.model import GPT, GPTConfig
-from greenlab.tokenizer import BPETokenizer
-from greenlab.train import TrainConfig
+from greenlab.foundations import ledger
+from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.training import probe_models
+from greenlab.training.train import TrainConfig
 
 TEXT = "the access code of ada is 123456. the nurse lost her phone on the train. " * 4
 QUICK = TrainConfig(steps=2, batch_size=2, block_size=32, warmup_steps=1, eval_interval=1, eval_batches=1)

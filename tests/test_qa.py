@@ -3,9 +3,10 @@ import json
 import pytest
 import torch
 
-from greenlab import qa, zoo
-from greenlab.metrics import contains_answer
-from greenlab.retrieval import BM25Index, split_passages
+from greenlab.applications import qa
+from greenlab.applications.retrieval import BM25Index, split_passages
+from greenlab.foundations.metrics import contains_answer
+from greenlab.training import zoo
 
 
 @pytest.fixture(scope="module")

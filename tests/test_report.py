@@ -1,7 +1,8 @@
 import pytest
 
-from greenlab import ledger, report
 from greenlab.cli import main
+from greenlab.foundations import ledger
+from greenlab.presentation import report
 
 
 def test_the_report_runs_every_experiment_and_writes_markdown(tiny, tmp_path):

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenlab.retrieval import BM25Index, Passage, split_passages
+from greenlab.applications.retrieval import BM25Index, Passage, split_passages
 
 TOPICS = {
     "cats": "A cat is a small feline. Cats purr when content and sleep most of the day.",

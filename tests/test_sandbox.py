@@ -2,7 +2,7 @@ import builtins
 
 import pytest
 
-from greenlab.sandbox import OUTCOMES, run_candidate
+from greenlab.applications.sandbox import OUTCOMES, run_candidate
 
 ADD = "def add(a, b):\n    return a + b\n"
 TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0"

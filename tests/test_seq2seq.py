@@ -9,9 +9,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import AutoModelForSeq2SeqLM, GenerationConfig
 from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
 
-from greenlab import settings
-from greenlab.model import KVCache
-from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig, sinusoidal_positions, to_hf
+from greenlab.foundations import settings
+from greenlab.models.gpt import KVCache
+from greenlab.models.seq2seq import EncoderDecoder, Seq2SeqConfig, sinusoidal_positions, to_hf
 
 PAD, BOS, EOS = 0, 1, 2
 CONFIG = Seq2SeqConfig(vocab_size=12, d_model=32, n_head=4, n_encoder_layer=2, n_decoder_layer=2, d_ff=48,

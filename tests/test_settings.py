@@ -9,7 +9,7 @@ import pytest
 import torch
 from pytest_socket import SocketConnectBlockedError
 
-from greenlab import settings
+from greenlab.foundations import settings
 
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):

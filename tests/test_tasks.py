@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from greenlab.tasks import (PairVocabulary, distinct_draws, load_task, number_to_words, pig_latin,
+from greenlab.foundations.tasks import (PairVocabulary, distinct_draws, load_task, number_to_words, pig_latin,
                             written_date)
 
 

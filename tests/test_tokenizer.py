@@ -4,10 +4,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenlab.data import load_corpus
-from greenlab.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer
-from greenlab.tokenizer.bpe import bytes_to_unicode, encode_bytes, from_printable, merge, printable, tie_break_rank
-from greenlab.tokenizer.huggingface import to_hf_tokenizer, to_transformers, train_hf_bpe
+from greenlab.foundations.data import load_corpus
+from greenlab.foundations.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer
+from greenlab.foundations.tokenizer.bpe import (bytes_to_unicode, encode_bytes, from_printable, merge, printable,
+                                                tie_break_rank)
+from greenlab.foundations.tokenizer.huggingface import to_hf_tokenizer, to_transformers, train_hf_bpe
 
 CORPUS = load_corpus()
 TEXT = CORPUS.train_text[:60_000]

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from greenlab import ledger
-from greenlab.model import GPT, GPTConfig
-from greenlab.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, learning_rate_at,
+from greenlab.foundations import ledger
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.training.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, learning_rate_at,
                             make_optimizer, text_bits_per_character, text_loss, train)
 
 VOCAB = 256
@@ -111,7 +111,7 @@ def test_muon_and_bfloat16_train(cache, options):
 
 @pytest.mark.parametrize("speedup, expected", [(0.03, "float32"), (4.6, "bfloat16")])
 def test_auto_precision_takes_bfloat16_only_where_it_is_faster(cache, monkeypatch, speedup, expected):
-    monkeypatch.setattr("greenlab.train.bfloat16_speedup", lambda device_type: speedup)
+    monkeypatch.setattr("greenlab.training.train.bfloat16_speedup", lambda device_type: speedup)
     config = TrainConfig(**{**SMALL.__dict__, "precision": "auto", "steps": 4, "eval_interval": 4})
     assert train(Bigram(), *_ids(), config, label="bigram", progress=False).precision == expected
 

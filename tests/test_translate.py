@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from greenlab import ledger, settings
-from greenlab.model import GPT, GPTConfig
-from greenlab.seq2seq import EncoderDecoder, Seq2SeqConfig, until_eos
-from greenlab.tasks import PairVocabulary, Pairs
-from greenlab.train import ConfigError, TrainConfig
-from greenlab.translate import DecoderOnlyTranslator, scores, train_translator, translate
+from greenlab.foundations import ledger, settings
+from greenlab.foundations.tasks import PairVocabulary, Pairs
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.models.seq2seq import EncoderDecoder, Seq2SeqConfig, until_eos
+from greenlab.training.train import ConfigError, TrainConfig
+from greenlab.training.translate import DecoderOnlyTranslator, scores, train_translator, translate
 
 PAIRS = Pairs(["ab", "ba", "aa", "bb"], ["xy", "yx", "xx", "yy"])  # every source 2 tokens, every target 2 (+ 1)
 TINY_TRAINING = TrainConfig(steps=150, batch_size=8, learning_rate=1e-2, min_learning_rate=1e-3, warmup_steps=10,

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from greenlab import footprint
-from greenlab.data import load_corpus
-from greenlab.tokenizer import CharTokenizer, WordTokenizer
-from greenlab.widgets import pattern_line, pattern_mask, token_count_line
+from greenlab.foundations import footprint
+from greenlab.foundations.data import load_corpus
+from greenlab.foundations.tokenizer import CharTokenizer, WordTokenizer
+from greenlab.presentation.widgets import pattern_line, pattern_mask, token_count_line
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "test-screenshots"
@@ -310,7 +310,7 @@ def test_a_broken_widget_fails_the_check(page, lab):
     """The check is not a rubber stamp: a calculator whose controls no longer reach its output fails it."""
     _, root = lab
     broken = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source":
-                         "from greenlab.widgets import footprint_calculator\n"
+                         "from greenlab.presentation.widgets import footprint_calculator\n"
                          "calculator = footprint_calculator(parameters=7e9, tokens=2e12)\n"
                          "for box in calculator.children[:-1]:\n"
                          "    box.unobserve_all('value')  # broken: the controls no longer update the output\n"

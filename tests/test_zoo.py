@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from greenlab import zoo
-from greenlab.checkpoints import save_checkpoint
-from greenlab.model import GPTConfig
-from greenlab.seq2seq import Seq2SeqConfig
-from greenlab.train import TrainConfig
-from greenlab.translate import translate
+from greenlab.foundations.checkpoints import save_checkpoint
+from greenlab.models.gpt import GPTConfig
+from greenlab.models.seq2seq import Seq2SeqConfig
+from greenlab.training import zoo
+from greenlab.training.train import TrainConfig
+from greenlab.training.translate import translate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,11 +21,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from greenlab.attention.kernels import flex_available, flex_sliding_window, masked_dense_attention, \
+from greenlab.models.attention.kernels import flex_available, flex_sliding_window, masked_dense_attention, \
     sliding_window_attention
-from greenlab.attention.patterns import causal
-from greenlab.energy import interleaved_seconds, measure, repeat_for
-from greenlab.memory import peak_memory_in_subprocess, peak_memory_mib
+from greenlab.foundations.energy import interleaved_seconds, measure, repeat_for
+from greenlab.foundations.memory import peak_memory_in_subprocess, peak_memory_mib
+from greenlab.models.attention.patterns import causal
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 BASELINE = "causal SDPA"
@@ -89,7 +89,8 @@ def compare_times(lengths: list[int], window: int = 256, heads: int = 4, head_di
 
 def measure_memory(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
                    backward: bool = True) -> dict[str, dict[str, float | None]]:
-    """Peak MiB per call {kernel: {length: MiB}} in this process (see greenlab.memory for when that is exact)."""
+    """Peak MiB per call {kernel: {length: MiB}} in this process (see greenlab.foundations.memory for when that is
+    exact)."""
     results: dict[str, dict[str, float | None]] = {}
     for length in lengths:
         contenders = kernels(length, window)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from greenlab import ledger
-from greenlab.energy import Measurement, measure, repeat_for
+from greenlab.foundations import ledger
+from greenlab.foundations.energy import Measurement, measure, repeat_for
 
 
 @dataclass

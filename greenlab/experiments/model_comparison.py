@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from greenlab.experiments.generation_cost import generation_cost
-from greenlab.train import bits_per_character, text_loss
+from greenlab.training.train import bits_per_character, text_loss
 
 
 def compare_models(models: Mapping[str, tuple[nn.Module, float]], ids: torch.Tensor, n_characters: int, *,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from greenlab.energy import Measurement
-from greenlab.train import TrainConfig, train
+from greenlab.foundations.energy import Measurement
+from greenlab.training.train import TrainConfig, train
 
 CONTEXT = 64
 

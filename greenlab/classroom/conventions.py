@@ -1,0 +1,103 @@
+"""The header every notebook and lab shares: an "Open in Colab" badge and one setup cell; and figures in prose that
+say where they come from.
+
+The repository address lives in `greenlab.foundations.settings.REPOSITORY` only; `greenlab conventions --fix`
+rewrites every badge and setup cell from it, and the tests fail when a notebook drifts.
+
+A figure written in a markdown cell — a percentage, a factor such as "3×", "n times more" — must name its source in
+the same paragraph: a publication (a year, "et al."), a shipped file (`data/...`), or the cell that computes it
+("above", "below", "printed", "asserted"); a requirement ("at least", "at most", "no more than", "must") or a worked
+definition ("means") is not a measurement. `unsourced_figures` finds the paragraphs that do neither.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+from greenlab.classroom.checks import CHECK_MARKER
+from greenlab.foundations.settings import REPOSITORY, REPOSITORY_URL, ROOT
+
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+
+SETUP_CELL = f'''# NBVAL_IGNORE_OUTPUT
+# Setup: installs greenlab where it is missing (e.g. on Colab); does nothing where the course is installed.
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("greenlab") is None:
+    subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY_URL}", "greenlab"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "greenlab"], check=True)
+    sys.path.insert(0, "greenlab")
+from greenlab.presentation.machine import setup
+setup(seed=0)  # seeds everything; prints the versions in use and whether the test run used them'''
+
+REQUIRED_HEADINGS = {"notebooks": ("## Learning goals", "## What we measured", "## Exercises"),
+                     "labs": ("## Exercise",)}
+
+
+_FIGURE = re.compile(r"\d(?:[\d,.]*\d)?(?:\s?%|[×x](?![\w\d]))|\b\d[\d,.]*\s?times\s(?:more|less|fewer|faster|slower"
+                     r"|larger|smaller|as)\b")
+_SOURCED = re.compile(r"\b(?:19|20)\d\d\b|et al\.|data/|\b(?:above|below|printed|asserted|at least|at most|no more than"
+                      r"|must|means)\b")
+
+
+def unsourced_figures(markdown: str) -> list[str]:
+    """The paragraphs (and list items) of `markdown` that state a figure without naming where it comes from."""
+    paragraphs = re.split(r"\n\s*\n|\n(?=- |\d+\. )", markdown)
+    return [" ".join(p.split()) for p in paragraphs if _FIGURE.search(p) and not _SOURCED.search(p)]
+
+
+def colab_badge(notebook: Path) -> str:
+    """The badge that opens `notebook` (a path inside the repository) in Colab."""
+    relative = notebook.resolve().relative_to(ROOT).as_posix()
+    return f"[![Open In Colab]({BADGE_IMAGE})](https://colab.research.google.com/github/{REPOSITORY}/blob/main/{relative})"
+
+
+def problems(notebook: Path) -> list[str]:
+    """What the notebook lacks of the shared conventions (empty when it follows them)."""
+    nb = nbformat.read(notebook, as_version=4)
+    cells = nb.cells
+    found = []
+    if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
+        found.append("the first cell must be a markdown cell starting with the '# ' title")
+    elif colab_badge(notebook) not in cells[0].source:
+        found.append("the first cell lacks the Colab badge for this notebook (greenlab conventions --fix)")
+    if "Estimated CPU runtime" not in (cells[0].source if cells else ""):
+        found.append("the first cell must state the 'Estimated CPU runtime'")
+    code = [c for c in cells if c.cell_type == "code"]
+    if not code or code[0].source != SETUP_CELL:
+        found.append("the first code cell must be the shared setup cell (greenlab conventions --fix)")
+    if notebook.parent.name == "labs":
+        unmarked = [i for i, c in enumerate(cells) if c.cell_type == "code" and ".check_" in c.source
+                    and not CHECK_MARKER.search(c.source)]
+        if unmarked:
+            found.append(f"check cells {unmarked} lack the '# check: NAME (N points)' marker line")
+    text = "\n\n".join(c.source for c in cells if c.cell_type == "markdown")
+    for paragraph in unsourced_figures(text):
+        found.append(f"a figure without its source (a reference, data/..., or the cell that prints it): "
+                     f"{paragraph[:160]!r}")
+    for heading in REQUIRED_HEADINGS.get(notebook.parent.name, ()):
+        if heading not in text:
+            found.append(f"no '{heading}' section")
+    return found
+
+
+def fix(notebook: Path) -> bool:
+    """Rewrite the badge and setup cell from the settings; True when the notebook changed."""
+    nb = nbformat.read(notebook, as_version=4)
+    title, code = nb.cells[0], [c for c in nb.cells if c.cell_type == "code"]
+    before = (title.source, code[0].source if code else None)
+    title.source = _BADGE.sub(colab_badge(notebook), title.source)
+    if code:
+        code[0].source = SETUP_CELL
+    if (title.source, code[0].source if code else None) == before:
+        return False
+    nbformat.write(nb, notebook)
+    return True
+
+
+def course_notebooks() -> list[Path]:
+    """Every notebook and lab of the course, in order."""
+    return sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb"))

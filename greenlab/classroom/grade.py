@@ -1,0 +1,286 @@
+"""Grade submitted labs with the checks they already carry: `greenlab grade SUBMISSIONS --out grades.csv`.
+
+Every check cell of a lab starts with a marker line that names its exercise and points:
+
+    # check: training_flops (1 point)
+    lab00.check_training_flops(training_flops)
+
+For each submitted notebook, the grader
+    1. copies it to a temporary folder (the submission itself is never modified, and runs nowhere else),
+    2. drops every check cell the learner's copy has (edited or not) and appends the teacher's original check
+       cells, so a check cannot be passed by editing it,
+    3. runs it top to bottom in a fresh kernel (nbclient), interrupting any cell that exceeds its time, within a
+       time budget for the whole notebook: at the budget no further cell starts, and a kernel that ignores the
+       interrupt (a loop that catches KeyboardInterrupt) is killed with its whole process group,
+    4. reads each check's machine-readable result (`application/vnd.greenlab.check+json`),
+    5. writes the grades table and the learner's feedback at once (atomically), before the next submission.
+A notebook that crashes, loops or is not a notebook scores zero for what did not run; the others go on. A
+submission that kills the grader itself loses nothing already graded. The teacher's Ctrl-C stops the grading: the
+submission being run is not graded (it gets no row), and the rows written so far stay.
+Grading runs the learners' code: run it in an account or container that holds nothing else (docs/teaching.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from tqdm.auto import tqdm
+from traitlets.config import Config
+
+from greenlab.classroom.checks import CHECK_MARKER, CHECK_MIME
+from greenlab.foundations.settings import ROOT
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded exercise of a lab: its name, its points and the teacher's check cell."""
+
+    exercise: str
+    points: int
+    cell: nbformat.NotebookNode  # the teacher's check cell
+
+
+@dataclass
+class Grade:
+    """One learner's result on one exercise."""
+
+    learner: str
+    lab: str
+    exercise: str
+    points: int
+    score: int
+    passed: bool
+    message: str
+
+
+def lab_exercises(lab: Path) -> list[Exercise]:
+    """The exercises of a teacher's lab, from the markers of its check cells."""
+    notebook = nbformat.read(lab, as_version=4)
+    found = []
+    for cell in notebook.cells:
+        match = CHECK_MARKER.search(cell.source) if cell.cell_type == "code" else None
+        if match:
+            found.append(Exercise(match["exercise"], int(match["points"]), cell))
+    if not found:
+        raise ValueError(f"{lab} has no check cells ('# check: NAME (N points)'): is it a lab?")
+    return found
+
+
+def lab_name(notebook: nbformat.NotebookNode, path: Path, exercises: dict[str, list[Exercise]]) -> str | None:
+    """Which lab a submission is: the name `greenlab assign` wrote into it, else a lab number (lab00) in its file
+    name, else the lab whose exercises its check cells name (a copy of the teacher's lab under any name)."""
+    name = notebook.metadata.get("greenlab", {}).get("lab")
+    if name in exercises:
+        return name
+    by_number = next((lab for lab in exercises if lab.split("_")[0] in path.stem), None)
+    if by_number is not None:
+        return by_number
+    checked = {m["exercise"] for c in notebook.cells if c.cell_type == "code" and (m := CHECK_MARKER.search(c.source))}
+    return next((lab for lab, found in exercises.items() if checked and checked <= {e.exercise for e in found}), None)
+
+
+def _check_results(cells: list[nbformat.NotebookNode], exercises: list[Exercise], stopped: str | None,
+                   learner: str, lab: str) -> list[Grade]:
+    grades = []
+    for exercise, cell in zip(exercises, cells):
+        results = [o["data"][CHECK_MIME] for o in cell.get("outputs", [])
+                   if o.get("output_type") == "execute_result" and CHECK_MIME in o.get("data", {})]
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if results:
+            passed, message = bool(results[0]["passed"]), results[0]["message"]
+        elif errors:
+            passed, message = False, f"the check could not run: {errors[0]['ename']}: {errors[0]['evalue']}"
+        else:
+            passed, message = False, f"the check did not run ({stopped or 'no result'})"
+        grades.append(Grade(learner, lab, exercise.exercise, exercise.points, exercise.points if passed else 0,
+                            passed, message))
+    return grades
+
+
+def zero(learner: str, lab: str, exercises: list[Exercise], message: str) -> list[Grade]:
+    """Every exercise of the lab at zero points, with the reason."""
+    return [Grade(learner, lab, e.exercise, e.points, 0, False, message) for e in exercises]
+
+
+def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise], timeout_s: float,
+                   cell_timeout_s: float) -> list[Grade]:
+    """Run one submission in a temporary copy with the original checks appended; its grades per exercise."""
+    with tempfile.TemporaryDirectory(prefix="greenlab-grade-") as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(path, copy)
+        try:
+            notebook = nbformat.read(copy, as_version=4)
+        except Exception as error:
+            return zero(learner, lab, exercises, f"not a readable notebook ({type(error).__name__})")
+        notebook.cells = [c for c in notebook.cells if not (c.cell_type == "code" and CHECK_MARKER.search(c.source))]
+        module = lab.split("_")[0]  # the checks' own module, re-imported fresh: a learner's stand-in cannot answer
+        fresh = f"import importlib, greenlab.classroom.checks, greenlab.classroom.exercises.{module} as {module}\n" \
+                f"importlib.reload(greenlab.classroom.checks); importlib.reload({module})\n"
+        checks = [nbformat.v4.new_code_cell(fresh + e.cell.source) for e in exercises]
+        notebook.cells.extend(checks)
+        deadline = time.monotonic() + timeout_s
+        out_of_time = f"the notebook ran out of its {timeout_s:g} s"
+
+        def cell_timeout(cell) -> int:  # each cell gets its own limit, within what is left of the notebook's
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(out_of_time)  # no cell starts after the budget
+            return max(1, math.ceil(min(cell_timeout_s, left)))
+
+        # IPC sockets in the private folder (POSIX): no network port, no kernel warning about unencrypted TCP
+        sockets = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
+        client = NotebookClient(notebook, kernel_name="python3", timeout_func=cell_timeout, interrupt_on_timeout=True,
+                                allow_errors=True, resources={"metadata": {"path": folder}},
+                                config=sockets if os.name == "posix" else Config())
+        killed = threading.Event()
+
+        def kill_after_the_budget() -> None:
+            killed.set()
+            _kill_kernel(client)
+
+        watchdog = threading.Timer(timeout_s + KILL_GRACE_S, kill_after_the_budget)
+        watchdog.start()
+        stopped = None
+        try:
+            client.execute()
+        except TimeoutError:
+            stopped = out_of_time
+        except DeadKernelError:
+            stopped = out_of_time if killed.is_set() else "the kernel died"
+        except Exception as error:
+            stopped = out_of_time if killed.is_set() else f"the notebook could not run: {type(error).__name__}: {error}"
+        finally:
+            watchdog.cancel()
+        # On Ctrl-C (SIGINT) or SIGTERM, nbclient's own handler shuts the kernel down and the run fails: that was
+        # the teacher, not the learner, so this submission gets no grade and the grading stops.
+        if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            raise KeyboardInterrupt
+        if time.monotonic() > deadline:
+            stopped = out_of_time
+        return _check_results(notebook.cells[-len(checks):], exercises, stopped, learner, lab)
+
+
+KILL_GRACE_S = 5  # after the notebook's budget, a kernel still running this long is killed
+
+
+def _kill_kernel(client: NotebookClient) -> None:
+    """Kill the client's kernel and every process it started (its own process group), whatever it catches."""
+    group = getattr(getattr(client.km, "provisioner", None), "pgid", None)
+    if group and hasattr(os, "killpg"):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it had ended
+
+
+def find_submissions(folder: Path) -> list[tuple[str, Path]]:
+    """(learner, notebook) pairs: `folder/NAME.ipynb` is learner NAME; `folder/NAME/*.ipynb` too."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no submissions folder at {folder}")
+    found = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        relative = path.relative_to(folder)
+        found.append((relative.parts[0] if len(relative.parts) > 1 else path.stem, path))
+    if not found:
+        raise FileNotFoundError(f"no notebooks (*.ipynb) in {folder}")
+    return found
+
+
+def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = ROOT / "labs",
+          only_lab: str | None = None, feedback_dir: str | Path | None = None, timeout_s: float = 600,
+          cell_timeout_s: float = 120, progress: bool = True) -> list[Grade]:
+    """Grade every notebook under `submissions`; write the CSV `out` and one Markdown feedback file per learner."""
+    labs = {p.stem: p for p in sorted(Path(labs_dir).glob("lab*.ipynb"))}
+    if only_lab is not None and only_lab not in labs:
+        raise ValueError(f"unknown lab {only_lab!r}; the labs are: {', '.join(labs)}")
+    exercises = {name: lab_exercises(path) for name, path in labs.items()}
+    out, feedback = Path(out), Path(feedback_dir) if feedback_dir else Path(out).with_name("feedback")
+    grades: list[Grade] = []
+    write_csv(grades, out)  # a table from an earlier grading is never mistaken for this one's
+    graded: dict[tuple[str, str], Path] = {}
+    for learner, path in tqdm(find_submissions(Path(submissions)), desc="grading", disable=not progress):
+        try:
+            lab = lab_name(nbformat.read(path, as_version=4), path, exercises)
+        except Exception:
+            lab = lab_name(nbformat.v4.new_notebook(), path, exercises)
+        if only_lab is not None and lab not in (None, only_lab):
+            new = zero(learner, only_lab, exercises[only_lab], f"{path.name} is {lab}, not {only_lab}")
+        elif (learner, lab or only_lab) in graded:
+            lab = lab or only_lab
+            new = [Grade(learner, lab, "(none)", 0, 0, False, f"{path.name} is a second notebook for {lab}: "
+                                                           f"only {graded[(learner, lab)].name} is graded")]
+        elif lab is None and only_lab is None:
+            new = [Grade(learner, "?", "(none)", 0, 0, False, f"{path.name} is not one of the labs "
+                                                            f"({', '.join(labs)}): name the lab with --lab")]
+        else:
+            lab = lab or only_lab  # grading one lab: a submission with no lab name is taken to be that lab
+            graded[(learner, lab)] = path
+            new = grade_notebook(path, learner, lab, exercises[lab], timeout_s, cell_timeout_s)
+        grades.extend(new)
+        write_csv(grades, out)  # after every submission: a submission that kills the grader loses nothing before it
+        learner_labs = {(g.learner, g.lab) for g in new}
+        write_feedback([g for g in grades if (g.learner, g.lab) in learner_labs], feedback)
+    return grades
+
+
+def totals(grades: list[Grade]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(learner, lab) -> (score, out of)."""
+    result: dict[tuple[str, str], tuple[int, int]] = {}
+    for g in grades:
+        score, points = result.get((g.learner, g.lab), (0, 0))
+        result[(g.learner, g.lab)] = (score + g.score, points + g.points)
+    return result
+
+
+def _cell(value: object) -> object:
+    """A spreadsheet shows text starting with = + - @ as a formula: quote it."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+def write_csv(grades: list[Grade], path: Path) -> None:
+    """One row per learner and exercise, then a TOTAL row per learner and lab; written whole or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["learner", "lab", "exercise", "points", "score", "passed", "message"])
+        for g in grades:
+            writer.writerow(map(_cell, [g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message]))
+        for (learner, lab), (score, points) in totals(grades).items():
+            writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, points > 0 and score == points, ""]))
+    partial.replace(path)
+
+
+def write_feedback(grades: list[Grade], folder: Path) -> None:
+    """One Markdown file per learner and lab: the score and every check's message."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for (learner, lab), (score, points) in totals(grades).items():
+        lines = [f"# {lab}: feedback for {learner}", "", f"**Score: {score} / {points}**", "",
+                 "| exercise | score | result |", "| --- | --- | --- |"]
+        for g in grades:
+            if (g.learner, g.lab) == (learner, lab):
+                lines.append(f"| {g.exercise} | {g.score} / {g.points} | {'✓' if g.passed else '✗'} "
+                             f"{g.message.replace('|', '/')} |")
+        (folder / f"{learner}_{lab}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def summary(grades: list[Grade]) -> str:
+    """A table of totals, one line per learner and lab."""
+    rows = [f"{'learner':<20}{'lab':<24}{'score':>9}"]
+    rows += [f"{learner:<20}{lab:<24}{score:>4} / {points:<3}" for (learner, lab), (score, points)
+             in totals(grades).items()]
+    return "\n".join(rows)

@@ -1,4 +1,0 @@
-"""The checks of each lab, one module per lab: `from greenlab.exercises import lab00`.
-
-Each `check_*` function takes the learner's function and returns a `greenlab.checks.CheckResult`.
-"""

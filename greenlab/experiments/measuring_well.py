@@ -1,0 +1,115 @@
+"""Measuring well: an idle baseline to subtract, repeated runs with their spread, and the tracker's own cost.
+
+    idle = idle_power(2.0)                       # what the machine draws doing nothing, in watts
+    runs = repeat(work, "matmul", runs=5)        # five measurements of the same work
+    print(spread(runs))                          # mean, standard deviation, coefficient of variation (J)
+    net_joules(runs[0], idle)                    # energy of the work alone: minus idle power × its duration
+    cost_of_uses(answer_all, "answer 63 questions").joules_per_1000   # a service's energy per 1,000 uses
+
+An energy tracker reports everything drawn while a block runs, including an idle floor that the work did not
+cause: with hardware counters (RAPL), the static power of the CPU package and memory; under codecarbon's estimate,
+its RAM model's constant watts, which `Measurement.static_j` also reports. Single runs are noisy: report a mean
+with its spread. And measuring is itself work: `tracker_overhead` times the same workload bare and inside `measure`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from greenlab.foundations.energy import Measurement, measure, median_seconds, repeat_for
+from greenlab.foundations.settings import check_number, check_whole
+
+
+def idle_power(seconds: float = 2.0) -> float:
+    """Average watts while this process sleeps for about `seconds` (the floor every measurement includes).
+
+    The sleep lasts half a second more than asked: codecarbon samples every second, and a block that ends on a
+    sample can have its last second counted twice (its sampler and `stop()` both read it), which a sleep of a whole
+    number of seconds always does."""
+    check_number("seconds", seconds, above=0)
+    with measure(f"idle baseline, {seconds + 0.5:g} s") as m:
+        time.sleep(seconds + 0.5)
+    return m.energy_j / m.duration_s
+
+
+def net_joules(m: Measurement, idle_watts: float) -> float:
+    """The measured energy minus what the idle machine would have drawn during the same time."""
+    return m.energy_j - idle_watts * m.duration_s
+
+
+def repeat(fn: Callable[[], object], label: str, runs: int = 5) -> list[Measurement]:
+    """`runs` separate measurements of `fn()`, each a row of the ledger."""
+    if runs < 2:
+        raise ValueError(f"a spread needs at least 2 runs, got {runs!r}")
+    measurements = []
+    for run in range(runs):
+        with measure(f"{label} ({run + 1}/{runs})") as m:
+            fn()
+        measurements.append(m)
+    return measurements
+
+
+def spread(measurements: list[Measurement]) -> dict[str, float]:
+    """Mean and standard deviation of the energy (J) and time (s), and the coefficient of variation of the energy."""
+    joules = [m.energy_j for m in measurements]
+    seconds = [m.duration_s for m in measurements]
+    mean = statistics.mean(joules)
+    return {"mean_j": mean, "std_j": statistics.stdev(joules), "cv": statistics.stdev(joules) / mean,
+            "mean_s": statistics.mean(seconds), "std_s": statistics.stdev(seconds)}
+
+
+def tracker_overhead(workload: Callable[[], object], rounds: int = 5) -> dict[str, float]:
+    """Median seconds of `workload` bare, inside `measure`, and inside `measure(count_flops=True)`, interleaved."""
+    def measured() -> None:
+        with measure("overhead: measured", record=False):
+            workload()
+
+    def measured_with_flops() -> None:
+        with measure("overhead: measured + FLOPs", record=False, count_flops=True):
+            workload()
+
+    return median_seconds({"bare": workload, "measure()": measured, "measure(count_flops=True)": measured_with_flops},
+                          rounds)
+
+
+@dataclass(frozen=True)
+class UseCost:
+    """What `uses` uses of a service cost in one measured run (time and energy), per 1,000 uses."""
+
+    uses: int
+    measurement: Measurement
+
+    @property
+    def seconds_per_1000(self) -> float:
+        return self.measurement.duration_s / self.uses * 1000
+
+    @property
+    def joules_per_1000(self) -> float:
+        return self.measurement.energy_j / self.uses * 1000
+
+    @property
+    def dynamic_joules_per_1000(self) -> float:
+        """The dynamic part alone (CPU, GPU): what follows the work, without the RAM model's constant."""
+        return self.measurement.dynamic_j / self.uses * 1000
+
+
+def cost_of_uses(run: Callable[[], int], label: str, runs: int = 3, min_seconds: float = 1.5) -> UseCost:
+    """The energy of a service per use. `run()` serves some uses and returns how many; after one unmeasured
+    warm-up call it is called again and again until `min_seconds` have passed (whole calls: long enough for the
+    energy tracker), in `runs` measured runs, and the run with the median dynamic energy per use is kept.
+
+    Keep `min_seconds` off whole numbers: a run of quick calls ends just after it, and a block that ends on one of
+    the tracker's once-a-second samples can have its last second counted twice (see `idle_power`)."""
+    if check_whole("runs", runs, why="an odd number, so that one run is the median") % 2 == 0:
+        raise ValueError(f"runs must be an odd whole number >= 1 (so that one run is the median), got {runs!r}")
+    check_number("min_seconds", min_seconds, above=0)
+    run()  # warm-up: first calls pay for allocation and caches that later calls reuse
+    costs = []
+    for attempt in range(runs):
+        with measure(f"{label} ({attempt + 1}/{runs})") as m:
+            uses, _ = repeat_for(run, min_seconds)
+        costs.append(UseCost(uses, m))
+    return sorted(costs, key=lambda cost: cost.measurement.dynamic_j / cost.uses)[runs // 2]

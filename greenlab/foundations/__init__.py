@@ -1,0 +1,9 @@
+"""Foundations, the ground floor: what every chapter stands on, and which imports nothing above it.
+
+    settings      paths, cache, offline detection, seeds, threads, the one check of a count or a number
+    data          the shipped corpora and token batches          tasks        sequence-to-sequence tasks
+    tokenizer/    BPE from scratch, its Hugging Face export, the char and word baselines, one interface
+    energy        measure(): time, energy, CO2eq, FLOPs          ledger       the green ledger of every run
+    footprint     the training-cost calculator                   metrics      BLEU, chrF, exact match, pass@k
+    memory        peak memory of a block of code                 checkpoints  safetensors with their config
+"""

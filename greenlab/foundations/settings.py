@@ -1,0 +1,148 @@
+"""Settings every other module reads: where things live, whether we are online, seeds, the compute profile.
+
+Everything here can be changed with one environment variable, so a notebook never needs editing:
+
+    GREENLAB_CACHE    cache folder (trained models, the green ledger)   default ~/.cache/greenlab
+    GREENLAB_PROFILE  "cpu" (course size, minutes on 2 cores) or "gpu"  default cpu
+    GREENLAB_COUNTRY  ISO 3166-1 alpha-3 code of the electricity grid   default USA
+    GREENLAB_OFFLINE  "1" never tries the network                       default: probe when asked
+
+And the one way every module checks a count or a number it is given (`check_whole`, `check_number`): a bad value
+is an error that names the value, never a stack trace from deep inside.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import numbers
+import operator
+import os
+import random
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+
+REPOSITORY = "greenlab-course/greenlab"  # GitHub owner/name: the Colab badges and setup cells use it
+REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository, above greenlab/foundations/
+DATA_DIR = ROOT / "data"
+
+PROFILES = ("cpu", "gpu")
+DEFAULT_COUNTRY = "USA"  # a grid near the world average (~370 gCO2eq/kWh in codecarbon's 2023 data)
+
+_OFFLINE_FLAGS = ("GREENLAB_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+_PROBE_HOST = ("huggingface.co", 443)
+
+
+def cache_dir() -> Path:
+    """The folder for trained models and the green ledger (created when missing)."""
+    setting = os.environ.get("GREENLAB_CACHE")
+    if setting is not None and not setting.strip():
+        raise ValueError("GREENLAB_CACHE is set but empty: unset it to use ~/.cache/greenlab, or name a folder")
+    path = Path(setting or Path.home() / ".cache" / "greenlab").expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"the cache folder {path} (GREENLAB_CACHE) cannot be created: {error}") from error
+    return path
+
+
+def profile() -> str:
+    """The compute profile: "cpu" sizes every experiment for 2 cores, "gpu" for a learner with a GPU."""
+    name = os.environ.get("GREENLAB_PROFILE", "cpu").strip().lower()
+    if name not in PROFILES:
+        raise ValueError(f"GREENLAB_PROFILE={name!r} is not a profile; choose one of {', '.join(PROFILES)}")
+    return name
+
+
+def device() -> torch.device:
+    """The device the "gpu" profile trains on when a GPU is present; the CPU otherwise."""
+    if profile() == "gpu" and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def country() -> str:
+    """The electricity grid whose carbon intensity turns energy into CO2eq."""
+    return os.environ.get("GREENLAB_COUNTRY", DEFAULT_COUNTRY).strip().upper()
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class OfflineError(ConnectionError):
+    """Raised at once when something needs the network and the machine is offline."""
+
+
+def is_offline(timeout_s: float = 2.0) -> bool:
+    """True when an offline flag is set or the Hugging Face Hub cannot be reached within `timeout_s`."""
+    if any(_flag(name) for name in _OFFLINE_FLAGS):
+        return True
+    try:
+        with socket.create_connection(_PROBE_HOST, timeout=timeout_s):
+            return False
+    except Exception:  # no DNS, no route, refused, or a test's socket guard: all mean offline
+        return True
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch so that a run repeats exactly on one machine."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """PyTorch on one CPU thread inside the block, then as many as before. For tiny models: one thread runs them
+    fastest, and a second core busy with something else cannot stall each of their thousands of small operations
+    (with two threads, every operation waits for both)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def require(module: str, extra: str) -> ModuleType:
+    """Import an optional dependency, or fail with the command that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"this needs the package {module!r}, which is not installed: "
+                          f"pip install 'greenlab[{extra}]'") from None
+
+
+def check_whole(name: str, value: object, minimum: int = 1, maximum: int | None = None, *, why: str = "",
+                error: type[ValueError] = ValueError) -> int:
+    """`value` when it is a whole number (an int, not a bool) from `minimum` to `maximum`; else `error` naming it
+    (and `why`, a reason in parentheses, after the bounds)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
+            or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise error(f"{name} must be a whole number {bounds}{f' ({why})' if why else ''}, got {value!r}")
+    return value
+
+
+def check_number(name: str, value: object, *, at_least: float | None = None, above: float | None = None,
+                 at_most: float | None = None, below: float | None = None, why: str = "",
+                 error: type[ValueError] = ValueError) -> float:
+    """`value` when it is a finite real number (not a bool; NumPy's numbers count) within the bounds given
+    (>= `at_least`, > `above`, <= `at_most`, < `below`); else `error` naming it (and `why`, as in `check_whole`)."""
+    limits = ((">=", at_least, operator.ge), (">", above, operator.gt), ("<=", at_most, operator.le),
+              ("<", below, operator.lt))
+    bounds = [f"{sign} {limit:g}" for sign, limit, _ in limits if limit is not None]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not all(holds(value, limit) for _, limit, holds in limits if limit is not None):
+        raise error(f"{name} must be a finite number{' ' + ' and '.join(bounds) if bounds else ''}"
+                    f"{f' ({why})' if why else ''}, got {value!r}")
+    return value

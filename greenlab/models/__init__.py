@@ -1,0 +1,7 @@
+"""Models, the floor above the foundations: what a language model is.
+
+    gpt           the decoder-only Transformer (GPT), with KV-cache generation
+    seq2seq       the encoder–decoder of "Attention Is All You Need"
+    attention/    sparse attention: patterns (masks) and kernels (masked dense, blocked, FlexAttention)
+    interop       our GPT <-> Hugging Face's GPT2LMHeadModel, weight for weight
+"""

@@ -1,0 +1,340 @@
+"""A GPT, block by block: the decoder-only Transformer of GPT-2, in one readable file (after nanoGPT).
+
+    tokens ─► token embedding + position embedding
+           ─► n_layer × Block:  x + Attention(LayerNorm(x)),  then  x + MLP(LayerNorm(x))     (pre-LayerNorm)
+           ─► LayerNorm ─► linear head (sharing its weights with the token embedding) ─► logits
+
+Attention is pluggable: `GPTConfig.attention` names a function of (q, k, v, window) in `ATTENTION`. All give the
+same result: "math", written out step by step for teaching; "sdpa", PyTorch's fused `scaled_dot_product_attention`;
+and for a sliding window (`GPTConfig.window`: each token sees only that many recent tokens) the sparse kernels of
+`greenlab.models.attention`, "blocked" and "flex". `register_attention` adds more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from greenlab.foundations.settings import check_number, check_whole
+from greenlab.models.attention.kernels import flex_sliding_window, sliding_window_attention
+from greenlab.models.attention.patterns import causal as causal_mask  # True where a query may look
+
+AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "int | None"], torch.Tensor]
+
+
+def attention_probabilities(q: torch.Tensor, k: torch.Tensor, window: int | None = None) -> torch.Tensor:
+    """How much each query attends to each key: scaled scores, causal mask, softmax. (B, heads, Tq, Tk)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # how well each query fits each key
+    scores = scores.masked_fill(~causal_mask(q.shape[-2], k.shape[-2], window, device=q.device), float("-inf"))
+    return scores.softmax(dim=-1)  # each row sums to 1
+
+
+def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
+    """Causal attention written out: each output is the attention-weighted sum of the values.
+    Shapes (B, heads, T, head_dim)."""
+    return attention_probabilities(q, k, window) @ v
+
+
+def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
+    """The same, with PyTorch's fused kernel (it never stores the full score matrix; with a window it still
+    computes every score and masks: a mask alone saves nothing)."""
+    if q.shape[-2] == k.shape[-2] and window is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    mask = causal_mask(q.shape[-2], k.shape[-2], window, device=q.device)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def _needs_window(kernel: Callable) -> AttentionFn:
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        return kernel(q, k, v, window or k.shape[-2])  # no window: every key
+    attend.__doc__ = kernel.__doc__
+    return attend
+
+
+SPARSE_KERNELS = ("blocked", "flex")  # they skip the pairs outside the window; the others compute and mask them
+ATTENTION: dict[str, AttentionFn] = {"math": math_attention, "sdpa": sdpa_attention,
+                                     "blocked": _needs_window(sliding_window_attention),
+                                     "flex": _needs_window(flex_sliding_window)}
+
+
+def register_attention(name: str, fn: AttentionFn) -> None:
+    """Make `fn(q, k, v, window) -> y` available as `GPTConfig(attention=name)`; window None means dense causal."""
+    ATTENTION[name] = fn
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """The shape of a GPT; a bad value is a ValueError naming the field."""
+
+    vocab_size: int = 4096
+    block_size: int = 128  # the longest context the model can read
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    attention: str = "sdpa"
+    window: int | None = None  # sliding-window attention: each token sees itself and window - 1 tokens before
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            check_whole(f"GPTConfig.{name}", getattr(self, name))
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig.n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
+                             f"each head gets n_embd / n_head dimensions")
+        check_number("GPTConfig.dropout", self.dropout, at_least=0, below=1)
+        if self.window is not None:  # None: dense causal attention
+            check_whole("GPTConfig.window", self.window)
+        if not isinstance(self.attention, str) or self.attention not in ATTENTION:
+            raise ValueError(f"GPTConfig.attention={self.attention!r} is unknown; registered: {', '.join(ATTENTION)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class KVCache:
+    """Keys and values of every layer for the tokens seen so far, so generation computes each token once."""
+
+    def __init__(self, n_layer: int):
+        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
+
+    def __len__(self) -> int:
+        return 0 if self.layers[0] is None else self.layers[0][0].shape[-2]
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append this step's keys and values; return all of them."""
+        if self.layers[layer] is not None:
+            past_k, past_v = self.layers[layer]
+            k, v = torch.cat([past_k, k], dim=-2), torch.cat([past_v, v], dim=-2)
+        self.layers[layer] = (k, v)
+        return k, v
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention: one product makes q, k, v; heads attend in parallel; one projects."""
+
+    def __init__(self, config: GPTConfig, layer: int):
+        super().__init__()
+        self.n_head, self.layer, self.window = config.n_head, layer, config.window
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)  # queries, keys and values in one product
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        self.attend = ATTENTION[config.attention]
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, h, T, d)
+        if cache is not None:
+            k, v = cache.update(self.layer, k, v)
+        y = self.attend(q, k, v, self.window).transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """Position-wise: widen 4x, GELU, project back."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """Communicate (attention across positions), then compute (MLP at each position); both as residual updates."""
+
+    def __init__(self, config: GPTConfig, layer: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config, layer)
+        self.ln_2 = nn.LayerNorm(config.n_embd)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache)
+        return x + self.mlp(self.ln_2(x))
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Eval mode (no dropout) inside the block, the model's own mode again after it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def init_weights(module: nn.Module) -> None:
+    """GPT-2's (and Marian's) initialisation: weights of linear layers and embeddings normal with std 0.02,
+    biases zero."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+class GPT(nn.Module):
+    """Token and position embeddings, n_layer blocks, a final LayerNorm and the tied head."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embeddings
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embeddings: attention has no order
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList(Block(config, layer) for layer in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.wte.weight  # weight tying: one matrix reads and writes tokens
+        self.apply(init_weights)
+        for name, p in self.named_parameters():  # GPT-2: scale residual projections by 1/sqrt(2 · n_layer)
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Logits (B, T, vocab) for token ids (B, T); with a cache, `idx` continues the cached tokens."""
+        return self.logits(self.hidden_states(idx, cache))
+
+    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The last block's output (B, T, n_embd): what the head reads (distillation compares these too)."""
+        if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+            raise TypeError(f"expected token ids as an integer tensor, got "
+                            f"{idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__}")
+        if idx.dim() != 2:
+            raise ValueError(f"expected token ids of shape (batch, time), got {tuple(idx.shape)}")
+        start = len(cache) if cache is not None else 0
+        if start + idx.shape[1] > self.config.block_size:
+            raise ValueError(f"context of {start + idx.shape[1]} tokens is longer than the model's "
+                             f"block_size={self.config.block_size}")
+        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
+            bad = idx[(idx < 0) | (idx >= self.config.vocab_size)][0].item()
+            raise ValueError(f"token id {bad} is out of range for vocab_size={self.config.vocab_size}")
+        positions = torch.arange(start, start + idx.shape[1], device=idx.device)
+        x = self.drop(self.wte(idx) + self.wpe(positions))
+        for block in self.h:
+            x = block(x, cache)
+        return x
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Next-token logits from the last block's output: final LayerNorm, then the tied head."""
+        return self.lm_head(self.ln_f(hidden))
+
+    # --- counting ------------------------------------------------------------------------------------
+
+    def num_parameters(self, include_embeddings: bool = True) -> int:
+        """Parameters (the tied head counted once); without the token and position embedding tables if asked."""
+        n = sum(p.numel() for p in self.parameters())
+        return n if include_embeddings else n - self.wte.weight.numel() - self.wpe.weight.numel()
+
+    def flops_per_token(self, context: int | None = None, training: bool = False) -> int:
+        """Matrix-multiply FLOPs per token at a given context length (forward; ×3 with the backward pass).
+
+        2 FLOPs per weight of every linear layer (the head included), plus attention's two products,
+        scores q·k and the weighted sum of v: 2 · 2 · keys · n_embd per layer. The dense paths ("math", "sdpa")
+        compute the full square even with a window (they mask it), so keys = `context`; the sparse kernels
+        ("blocked", "flex") read `window` keys per token.
+        """
+        c = self.config
+        context = context or c.block_size
+        sparse = c.window is not None and c.attention in SPARSE_KERNELS
+        keys = min(c.window, context) if sparse else context
+        linear = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))
+        forward = 2 * linear + 4 * c.n_layer * keys * c.n_embd
+        return 3 * forward if training else forward
+
+    # --- generation ----------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, use_cache: bool = True,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Continue `idx` (B, T) by `max_new_tokens` sampled tokens.
+
+        temperature ≤ 0 means greedy decoding (always the most likely token). top_k keeps the k most likely
+        tokens, top_p the smallest set whose probability reaches p. With `use_cache`, keys and values are kept
+        between steps; once the text outgrows block_size, each step re-reads the last block_size tokens.
+        """
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[1] == 0:
+            raise ValueError(f"generate needs a prompt of shape (batch, time) with at least one token, got "
+                             f"{tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__}")
+        check_whole("max_new_tokens", max_new_tokens, minimum=0)
+        cache, fed = None, 0  # fed: how many tokens of idx the cache already holds
+        with evaluating(self):
+            for _ in range(max_new_tokens):
+                if use_cache and idx.shape[1] <= self.config.block_size:
+                    if cache is None:
+                        cache = KVCache(self.config.n_layer)
+                    logits = self(idx[:, fed:], cache)
+                    fed = idx.shape[1]
+                else:
+                    cache = None
+                    logits = self(idx[:, -self.config.block_size:])
+                next_token = sample(logits[:, -1, :], temperature, top_k, top_p, generator)
+                idx = torch.cat([idx, next_token], dim=1)
+        return idx
+
+
+def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token id per row of `logits` (B, vocab): greedy for temperature ≤ 0, else sampled."""
+    check_number("temperature", temperature, why="<= 0 for greedy decoding")
+    if temperature <= 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    logits = logits / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        drop = cumulative - sorted_logits.softmax(dim=-1) >= top_p  # tokens after the nucleus is complete
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
+    return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator)
+
+
+def fit_prompt(ids: list[int], block_size: int, new_tokens: int) -> list[int]:
+    """The last `block_size - new_tokens` token ids of a prompt, so that the prompt and `new_tokens` generated
+    tokens fit the context together (and the KV cache serves every step): a long prompt loses its beginning."""
+    check_whole("new_tokens", new_tokens, 1, block_size - 1,
+                why=f"the model's context is {block_size} tokens and the prompt needs at least one")
+    if not ids:
+        raise ValueError("the prompt is empty: there is nothing to continue")
+    return ids[-(block_size - new_tokens):]
+
+
+@torch.no_grad()
+def attention_maps(model: GPT, idx: torch.Tensor) -> torch.Tensor:
+    """Attention weights (n_layer, n_head, T, T) of every layer for one sequence `idx` (1, T)."""
+    if idx.dim() != 2 or idx.shape[0] != 1:
+        raise ValueError(f"attention_maps takes one sequence of shape (1, T), got {tuple(idx.shape)}")
+    queries_and_keys = []
+    hooks = [block.attn.c_attn.register_forward_hook(lambda module, inputs, output: queries_and_keys.append(output))
+             for block in model.h]
+    try:
+        model(idx)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    c = model.config
+    maps = []
+    for qkv in queries_and_keys:
+        q, k, _ = (t.view(1, -1, c.n_head, c.n_embd // c.n_head).transpose(1, 2) for t in qkv.split(c.n_embd, 2))
+        maps.append(attention_probabilities(q, k, c.window)[0])
+    return torch.stack(maps)

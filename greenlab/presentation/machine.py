@@ -1,0 +1,165 @@
+"""`greenlab.doctor()`: what this machine offers the course, in one printout; `setup()`: what every notebook's
+setup cell runs (seeds, the versions in use and whether the test run used them, a warning for a GPU profile
+without a GPU)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from greenlab.foundations import settings
+
+PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "codecarbon", "safetensors", "ipywidgets")
+CONSTRAINTS = settings.ROOT / "constraints.txt"  # every package but torch, at the version the test run used
+TESTED_PYTHONS = ("3.11", "3.13")  # CI's legs (.ci/run)
+TESTED_TORCH = ("2.11.0", "2.13.0")  # Python 3.13's leg runs Colab's torch; Python 3.11's the Makefile's
+REFERENCE_CPU_SECONDS = 136  # training the cpu reference model, measured on the course machine's 2 cores
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def energy_sensor() -> str:
+    """How codecarbon would obtain energy here: measured (RAPL/NVML) or estimated, and from what."""
+    from greenlab.foundations.energy import measure
+
+    with warnings.catch_warnings():  # the probe measures nothing: only which method codecarbon picks
+        warnings.simplefilter("ignore")
+        with measure("sensor probe", record=False) as m:
+            pass
+    return m.method
+
+
+RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")  # Linux powercap: Intel and AMD CPUs
+
+
+def energy_counters() -> dict[str, str]:
+    """Which hardware energy counters this machine exposes: RAPL for the CPU, NVML for NVIDIA GPUs."""
+    if not RAPL.exists():
+        rapl = "absent (typical of virtual machines, containers, macOS and Windows)"
+    elif not os.access(RAPL, os.R_OK):
+        rapl = f"present but not readable ({RAPL} needs root: sudo chmod a+r, or run as root)"
+    else:
+        rapl = f"readable ({RAPL})"
+    if not torch.cuda.is_available():
+        nvml = "no NVIDIA GPU"
+    else:
+        try:
+            import pynvml  # noqa: F401  (codecarbon's dependency)
+            nvml = f"available: {torch.cuda.get_device_name(0)}"
+        except ImportError:
+            nvml = f"{torch.cuda.get_device_name(0)} found, but pynvml is not installed"
+    return {"RAPL (CPU energy counter)": rapl, "NVML (GPU power readings)": nvml}
+
+
+def tested_versions() -> dict[str, str]:
+    """The version of each package the test run used ({name: version}, from constraints.txt; torch aside)."""
+    if not CONSTRAINTS.exists():
+        return {}
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", CONSTRAINTS.read_text(), re.MULTILINE)
+    return {name.lower().replace("_", "-"): version for name, version in pins}
+
+
+def untested_versions() -> dict[str, str]:
+    """Python, torch and every pinned package whose version here is not the one the test run used:
+    {name: "this version (tested: that one)"}; empty when everything is as tested."""
+    found = {}
+    python = ".".join(platform.python_version_tuple()[:2])
+    if python not in TESTED_PYTHONS:
+        found["python"] = f"{platform.python_version()} (tested: {', '.join(TESTED_PYTHONS)})"
+    torch_release = torch.__version__.split("+")[0]
+    if torch_release not in TESTED_TORCH:
+        found["torch"] = f"{torch.__version__} (tested: {', '.join(TESTED_TORCH)})"
+    for package, tested in tested_versions().items():
+        here = _version(package)
+        if here not in (tested, "not installed"):  # a pin for another Python may be absent here
+            found[package] = f"{here} (tested: {tested})"
+    return found
+
+
+def _listing(untested: dict[str, str], most: int = 6) -> str:
+    shown = [f"{name} {what}" for name, what in list(untested.items())[:most]]
+    more = f"; and {len(untested) - most} more (greenlab doctor lists them)" if len(untested) > most else ""
+    return "; ".join(shown) + more
+
+
+def versions_line() -> str:
+    """One line: Python, torch and the course's packages in use, and whether they are the tested ones."""
+    here = [f"Python {platform.python_version()}"] + [f"{p} {_version(p)}" for p in PACKAGES]
+    untested = untested_versions()
+    verdict = "all as tested" if not untested else "not the tested version: " + _listing(untested)
+    return f"{' · '.join(here)} — {verdict}"
+
+
+def gpu_profile_warning() -> str | None:
+    """A warning when GREENLAB_PROFILE=gpu but PyTorch sees no GPU: how long the CPU would take instead."""
+    if settings.profile() != "gpu" or torch.cuda.is_available():
+        return None
+    from greenlab.training.zoo import RECIPES
+
+    reference = RECIPES["reference"]
+    ratio = reference["gpu"].training_flops() / reference["cpu"].training_flops()
+    return (f"GREENLAB_PROFILE=gpu, but PyTorch sees no GPU here: the gpu-size experiments would run on the CPU. "
+            f"The gpu reference model alone is {ratio:,.0f}× the training FLOPs of the cpu one, which takes about "
+            f"{REFERENCE_CPU_SECONDS / 60:.0f} minutes on 2 cores: about {ratio * REFERENCE_CPU_SECONDS / 3600:,.0f} "
+            f"hours on 2 cores. Unset GREENLAB_PROFILE (or set it to cpu), or choose a GPU runtime.")
+
+
+def setup(seed: int = 0) -> None:
+    """Every notebook's setup: seed Python, NumPy and PyTorch, print the versions in use, warn about the profile."""
+    settings.seed_everything(seed)
+    print(versions_line())
+    warning = gpu_profile_warning()
+    if warning:
+        warnings.warn(warning, stacklevel=2)
+
+
+def _fact(compute: Callable[[], str]) -> str:
+    """A fact, or the error that a bad setting raises while computing it (the other facts still print)."""
+    try:
+        return compute()
+    except (ValueError, OSError) as error:
+        return f"ERROR: {error}"
+
+
+def machine_facts() -> dict[str, str]:
+    """The facts `doctor()` prints, as a dict; a bad setting shows as "ERROR: ..." beside its fact."""
+    facts = {"python": platform.python_version(), "platform": platform.platform()}
+    facts.update({package: _version(package) for package in PACKAGES})
+    untested = untested_versions()
+    facts["tested versions"] = ("yes: Python, torch and every package are the versions the test run used"
+                                if not untested else "no: " + _listing(untested, most=len(untested)))
+    facts["device"] = _fact(lambda: str(settings.device()))
+    facts["cuda available"] = str(torch.cuda.is_available())
+    facts["CPU threads used by torch"] = str(torch.get_num_threads())
+    facts["profile"] = _fact(lambda: settings.profile() + (f" — {warning}" if (warning := gpu_profile_warning())
+                                                            else ""))
+    try:
+        facts.update(energy_counters())
+    except (ValueError, OSError) as error:
+        facts["energy counters"] = f"ERROR: {error}"
+    facts["energy"] = _fact(energy_sensor)
+    facts["grid (country)"] = _fact(settings.country)
+    facts["offline"] = _fact(lambda: str(settings.is_offline()))
+    facts["cache folder"] = _fact(lambda: str(settings.cache_dir()))
+    return facts
+
+
+def doctor(facts: dict[str, str] | None = None) -> None:
+    """Print versions, device, energy sensor, offline status and cache folder: `machine_facts()`, or the facts
+    given."""
+    facts = machine_facts() if facts is None else facts
+    width = max(map(len, facts))
+    for name, value in facts.items():
+        print(f"{name:>{width}}  {value}")

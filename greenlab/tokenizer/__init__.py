@@ -1,8 +1,0 @@
-"""Tokenizers: byte-level BPE from scratch (bpe), its Hugging Face export (huggingface), and the character- and
-word-level tokenizers it is compared with (baselines); all three offer one interface (interface.Tokenizer)."""
-
-from greenlab.tokenizer.baselines import CharTokenizer, WordTokenizer
-from greenlab.tokenizer.bpe import END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer
-from greenlab.tokenizer.interface import Tokenizer
-
-__all__ = ["BPETokenizer", "CharTokenizer", "WordTokenizer", "Tokenizer", "END_OF_TEXT", "GPT2_SPLIT_PATTERN"]

@@ -1,0 +1,115 @@
+"""Small GPTs trained on the default corpus with extra documents mixed in, to see what the extra text teaches.
+
+    run = probe_models.train_mixed(sentences, tokenizer, label="skew 0.9")   # trained now, or from the cache
+    run.model, run.measurement, run.trained_now
+
+Bias in, bias out and memorisation are measured the same way: mix some text (skewed sentences, planted secrets)
+into the training data of a small model, train it, and probe what it learned. Each run trains a 2-layer GPT (width
+64, context 64) for 300 steps on the training split of the default corpus followed by the extra documents, about
+ten seconds on 2 cores. The tokenizer is the reference model's, so every probe model reads text the same way.
+
+A run is cached under `GREENLAB_CACHE/probes/`, named by a hash of everything that decides its weights (the
+documents, the tokenizer, the architecture and schedule, the library versions); the checkpoint is safetensors,
+loaded with its config checked, and the measured cost of the run is kept beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+
+import torch
+
+import greenlab
+from greenlab.foundations.checkpoints import load_checkpoint, save_checkpoint
+from greenlab.foundations.data import load_corpus
+from greenlab.foundations.energy import Measurement
+from greenlab.foundations.settings import cache_dir
+from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.training.train import TrainConfig, train
+
+PROBE_TRAINING = TrainConfig(steps=300, batch_size=32, block_size=32, learning_rate=3e-3, min_learning_rate=3e-4,
+                             warmup_steps=20, eval_interval=100, eval_batches=4)
+
+
+BASE_EVERY = 4  # every 4th training document of the default corpus (a quarter of it) is the base text
+
+
+def probe_config(tokenizer: BPETokenizer) -> GPTConfig:
+    """The probe models' architecture: 2 layers, 2 heads, width 64, context 64, over the tokenizer's vocabulary."""
+    return GPTConfig(vocab_size=tokenizer.vocab_size, block_size=PROBE_TRAINING.block_size, n_layer=2, n_head=2,
+                     n_embd=64)
+
+
+@dataclass
+class ProbeRun:
+    """A trained probe model, the measured cost of its training, and whether it was trained now."""
+
+    model: GPT
+    measurement: Measurement
+    trained_now: bool
+
+
+def _run_name(documents: list[str], tokenizer: BPETokenizer, config: GPTConfig, training: TrainConfig) -> str:
+    """A hash of everything that decides a probe model's weights."""
+    content = json.dumps({"documents": documents, "merges": tokenizer.merges,
+                          "special_tokens": tokenizer.special_tokens, "model": asdict(config),
+                          "training": asdict(training), "torch": torch.__version__,
+                          "python": list(sys.version_info[:3]), "greenlab": greenlab.__version__})
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def train_mixed(extra_documents: list[str], tokenizer: BPETokenizer, *, label: str,
+                training: TrainConfig = PROBE_TRAINING, progress: bool = False) -> ProbeRun:
+    """A probe model trained on the default corpus's training split plus `extra_documents` (from the cache when
+    this very run was made before). Validation is the default corpus's validation split, untouched."""
+    if (isinstance(extra_documents, str) or not extra_documents
+            or not all(isinstance(d, str) and d for d in extra_documents)):
+        raise ValueError("extra_documents must be a non-empty list of non-empty strings")
+    corpus = load_corpus("pydoc")
+    documents = corpus.train_documents[::BASE_EVERY] + list(extra_documents)
+    config = probe_config(tokenizer)
+    folder = cache_dir() / "probes" / _run_name(documents, tokenizer, config, training)
+    model = GPT(config)
+    if (folder / "run.json").is_file():
+        load_checkpoint(model, folder / "model.safetensors")
+        measurement = Measurement.from_row(json.loads((folder / "run.json").read_text())["measurement"])
+        return ProbeRun(model.eval(), measurement, trained_now=False)
+    train_ids = torch.tensor(tokenizer.encode("\n\n".join(documents)), dtype=torch.long)
+    val_ids = torch.tensor(tokenizer.encode(corpus.validation_text), dtype=torch.long)
+    torch.manual_seed(training.seed)
+    model = GPT(config)
+    result = train(model, train_ids, val_ids, training, label=f"probe model: {label}", progress=progress)
+    save_checkpoint(model.cpu(), folder / "model.safetensors")
+    (folder / "run.json").write_text(json.dumps({"label": label, "measurement": result.measurement.as_row(),
+                                                 "val_loss": result.final_val_loss}))  # written last
+    return ProbeRun(model.eval(), result.measurement, trained_now=True)
+
+
+@torch.no_grad()
+def log_likelihoods(model: GPT, tokenizer: BPETokenizer, texts: list[str], context: str = "\n\n",
+                    batch_size: int = 256) -> list[float]:
+    """log p(text | context) in nats for each text: the sum of its tokens' log-probabilities, each given the context
+    and the tokens before it. Texts are tokenized on their own (as they would be after the context)."""
+    context_ids = tokenizer.encode(context)
+    if not context_ids:
+        raise ValueError("the context must be at least one token: the first token of a text needs something before it")
+    sequences = [context_ids + tokenizer.encode(text) for text in texts]
+    too_long = [t for t, ids in zip(texts, sequences) if len(ids) > model.config.block_size + 1]
+    if too_long:
+        raise ValueError(f"{too_long[0]!r} and the context are longer than the model's context "
+                         f"({model.config.block_size} tokens)")
+    scores = []
+    model.eval()
+    for start in range(0, len(sequences), batch_size):
+        batch = sequences[start:start + batch_size]
+        width = max(map(len, batch))
+        ids = torch.tensor([s + [0] * (width - len(s)) for s in batch])  # padded on the right: a causal model
+        log_probs = model(ids[:, :-1]).float().log_softmax(-1)                # never looks at what comes after
+        token_scores = log_probs.gather(-1, ids[:, 1:, None])[..., 0]
+        for row, sequence in enumerate(batch):
+            scores.append(token_scores[row, len(context_ids) - 1:len(sequence) - 1].sum().item())
+    return scores

@@ -1,0 +1,336 @@
+"""The course's reference models: named, deterministic recipes, trained once and kept in the cache folder.
+
+    reference = zoo.load("reference")   # from the cache, or trained now (with a progress bar) and cached
+    reference.model, reference.tokenizer, reference.history
+
+    translator = zoo.load_translator("translator")   # an encoder–decoder trained on a task of pairs
+    translator.model, translator.vocabulary, translator.task, translator.history
+
+A recipe fixes everything: corpus, tokenizer, architecture, training schedule and seed, so the same recipe gives
+the same model on the same machine. Each has a "cpu" version sized for 2 cores and a bigger "gpu" version;
+GREENLAB_PROFILE chooses. The cache holds, per recipe, `model.safetensors`, `tokenizer.json` (a translator has
+none: its character vocabulary is rebuilt from its task, and checked against the one in its history),
+`history.json` (losses, validation, measured cost) and, written last, `recipe.json`: the recipe's fingerprint (a
+changed recipe is retrained) and the SHA-256 of the other files, checked before they are used (a damaged file is
+retrained, and the warning names it), and the weights must be finite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+import greenlab
+from greenlab.foundations.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from greenlab.foundations.data import load_corpus
+from greenlab.foundations.settings import cache_dir, profile
+from greenlab.foundations.tasks import PairVocabulary, Task, load_task
+from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.models.seq2seq import EncoderDecoder, Seq2SeqConfig
+from greenlab.training import distributed
+from greenlab.training.train import TrainConfig, train
+from greenlab.training.translate import DecoderOnlyTranslator, train_translator
+
+
+def _fingerprint(recipe: object) -> str:
+    """A short hash of a recipe (a dataclass) and the versions that could change what it trains."""
+    content = json.dumps(asdict(recipe), sort_keys=True)
+    versions = f"torch={torch.__version__} python={sys.version_info[:3]} greenlab={greenlab.__version__}"
+    return hashlib.sha256(f"{content} {versions}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A reference model's corpus, tokenizer size, architecture and training schedule."""
+
+    name: str
+    description: str
+    model: GPTConfig
+    training: TrainConfig
+    vocab_size: int = 4096  # byte-level BPE trained on the corpus's training split
+    corpus: str = "pydoc"
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that determines the trained weights."""
+        return _fingerprint(self)
+
+    @classmethod
+    def from_dict(cls, content: dict) -> "Recipe":
+        """A recipe from its `dataclasses.asdict` form (as in a cached `recipe.json`); a ValueError names what is
+        wrong."""
+        if not isinstance(content, dict):
+            raise ValueError(f"not a recipe: expected a JSON object, got {type(content).__name__}")
+        try:
+            return cls(**{**content, "model": GPTConfig(**content["model"]),
+                          "training": TrainConfig(**content["training"])})
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a recipe ({type(error).__name__}: {error}); expected the fields "
+                             f"{', '.join(cls.__dataclass_fields__)}, with model and training as dicts") from None
+
+    def training_flops(self) -> int:
+        """The matrix-multiply FLOPs of the whole training run: forward and backward, every token of every step."""
+        t = self.training
+        with torch.device("meta"):  # the shapes alone: no memory, no time
+            model = GPT(self.model)
+        return model.flops_per_token(t.block_size, training=True) * t.steps * t.batch_size * t.block_size
+
+
+_REFERENCE_TRAINING = TrainConfig(steps=700, batch_size=16, block_size=128, learning_rate=3e-3,
+                                  min_learning_rate=3e-4, warmup_steps=30, eval_interval=50, eval_batches=4)
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "reference": {
+        "cpu": Recipe("reference", "the course's teacher GPT: 4 layers, 4 heads, width 128, context 128",
+                      GPTConfig(vocab_size=4096, block_size=128, n_layer=4, n_head=4, n_embd=128),
+                      _REFERENCE_TRAINING),
+        "gpu": Recipe("reference", "the teacher GPT, GPU size: 6 layers, 6 heads, width 384, context 256",
+                      GPTConfig(vocab_size=4096, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+                      TrainConfig(steps=3000, batch_size=32, block_size=256, learning_rate=1e-3,
+                                  min_learning_rate=1e-4, warmup_steps=100, eval_interval=250, eval_batches=4)),
+    },
+}
+RECIPES["code"] = {
+    "cpu": Recipe("code", "a GPT for Python code, trained on 62 modules of the standard library: 4 layers, width 128",
+                  GPTConfig(vocab_size=2048, block_size=128, n_layer=4, n_head=4, n_embd=128),
+                  TrainConfig(steps=600, batch_size=16, block_size=128, learning_rate=3e-3, min_learning_rate=3e-4,
+                              warmup_steps=30, eval_interval=100, eval_batches=4),
+                  vocab_size=2048, corpus="stdlib"),
+    "gpu": Recipe("code", "a GPT for Python code, GPU size: 6 layers, 6 heads, width 384, context 256",
+                  GPTConfig(vocab_size=2048, block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2),
+                  TrainConfig(steps=3000, batch_size=32, block_size=256, learning_rate=1e-3, min_learning_rate=1e-4,
+                              warmup_steps=100, eval_interval=250, eval_batches=4),
+                  vocab_size=2048, corpus="stdlib"),
+}
+_TINY = Recipe("tiny", "a test-size GPT that trains in seconds, for checking a setup (e.g. a torchrun job)",
+               GPTConfig(vocab_size=300, block_size=16, n_layer=1, n_head=2, n_embd=16),
+               TrainConfig(steps=6, batch_size=4, block_size=16, warmup_steps=1, eval_interval=3, eval_batches=1),
+               vocab_size=300)
+RECIPES["tiny"] = {"cpu": _TINY, "gpu": _TINY}
+_GREENER = replace(  # notebook 05: the reference recipe with what lowered bits/char per joule (benchmarks/bench_recipe.py)
+    RECIPES["reference"]["cpu"], name="greener",
+    description="the reference recipe made greener: bfloat16 autocast where the CPU has it, Muon on the linear layers at learning rate "
+                "2e-3, a 2,048-token vocabulary, weight decay 1.0, 900 steps",
+    model=replace(RECIPES["reference"]["cpu"].model, vocab_size=2048), vocab_size=2048,
+    training=replace(_REFERENCE_TRAINING, precision="auto", optimizer="muon", learning_rate=2e-3,
+                     min_learning_rate=2e-4, weight_decay=1.0, steps=900))
+RECIPES["greener"] = {"cpu": _GREENER, "gpu": _GREENER}  # sized for 2 CPU cores, like the lesson it belongs to
+RECIPES["sliding-window"] = {  # the same recipe, but each token sees only the last quarter of the context
+    size: replace(r, name="sliding-window", description=f"{r.description}; sliding-window attention over "
+                                                        f"{r.model.block_size // 4} tokens (blocked kernel)",
+                  model=replace(r.model, attention="blocked", window=r.model.block_size // 4))
+    for size, r in RECIPES["reference"].items()}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe of that name for the current profile (GREENLAB_PROFILE)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(RECIPES)}")
+    return RECIPES[name][profile()]
+
+
+@dataclass
+class Pretrained:
+    """A reference model with everything it came from."""
+
+    recipe: Recipe
+    model: GPT
+    tokenizer: BPETokenizer
+    history: dict  # train_losses, learning_rates, validation points, measurement (a ledger row)
+    folder: Path
+    trained_now: bool
+
+
+CACHED_FILES = ("model.safetensors", "tokenizer.json", "history.json")
+
+
+def folder_of(name: str) -> Path:
+    return cache_dir() / "zoo" / f"{name}-{profile()}"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_recipe(r: Recipe, folder: str | Path, *, progress: bool = True) -> Pretrained:
+    """Train the recipe from scratch and write its files into `folder` (history.json includes the world size).
+    Under torchrun, every rank trains its replica together with the others and rank 0 alone writes; the ranks
+    must hold the same recipe."""
+    folder = Path(folder)
+    distributed.check_same_everywhere("the recipe", asdict(r))
+    corpus = load_corpus(r.corpus)
+    tokenizer = BPETokenizer.train(corpus.train_text, r.vocab_size)
+    train_ids = torch.tensor(tokenizer.encode(corpus.train_text), dtype=torch.long)
+    val_ids = torch.tensor(tokenizer.encode(corpus.validation_text), dtype=torch.long)
+    torch.manual_seed(r.training.seed)
+    model = GPT(r.model)
+    result = train(model, train_ids, val_ids, r.training, label=f"zoo: train {r.name} ({profile()})",
+                   progress=progress)
+    history = {"train_losses": result.train_losses, "learning_rates": result.learning_rates,
+               "validation": result.validation, "measurement": result.measurement.as_row(),
+               "validation_tokens": len(val_ids), "validation_characters": len(corpus.validation_text),
+               "world_size": result.world_size, "precision": result.precision}
+    if not distributed.world().is_main:
+        return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model.cpu(), folder / "model.safetensors")
+    tokenizer.save(folder / "tokenizer.json")
+    _write_history_and_recipe(r, folder, history, CACHED_FILES)
+    return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
+
+
+def _write_history_and_recipe(r: Recipe | TranslatorRecipe, folder: Path, history: dict,
+                              files: tuple[str, ...]) -> None:
+    """Write history.json, then recipe.json: the recipe, its fingerprint and the SHA-256 of `files`."""
+    (folder / "history.json").write_text(json.dumps(history))
+    checksums = {name: _sha256(folder / name) for name in files}
+    (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "sha256": checksums,
+                                                    "recipe": asdict(r)}, indent=1))
+
+
+def _cache_is_current(r: Recipe | TranslatorRecipe, folder: Path) -> bool:
+    """Whether `folder` holds files written by this very recipe, unchanged since (a warning says why not, unless
+    nothing was cached). A ValueError, KeyError or OSError means an unreadable recipe.json."""
+    if not (folder / "recipe.json").exists():
+        return False
+    stored = json.loads((folder / "recipe.json").read_text())
+    if stored["fingerprint"] != r.fingerprint():
+        warnings.warn(f"the cached {r.name!r} in {folder} was made by another recipe: training it again")
+        return False
+    for name, digest in stored.get("sha256", {}).items():  # caches written before checksums have none
+        if not (folder / name).is_file() or _sha256(folder / name) != digest:
+            warnings.warn(f"{folder / name} is missing or differs from the file cached with {r.name!r} "
+                          f"(damaged?): training {r.name!r} again")
+            return False
+    return True
+
+
+def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
+    """The cached model, or None when it is missing, stale or unreadable (with a warning for the last two)."""
+    try:
+        if not _cache_is_current(r, folder):
+            return None
+        model = GPT(r.model)
+        load_checkpoint(model, folder / "model.safetensors")  # refuses NaN weights and another config
+        tokenizer = BPETokenizer.load(folder / "tokenizer.json")
+        history = json.loads((folder / "history.json").read_text())
+    except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:
+        warnings.warn(f"the cached {r.name!r} in {folder} is unreadable ({error}): training it again")
+        return None
+    return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=False)
+
+
+def load(name: str = "reference", *, retrain: bool = False, progress: bool = True) -> Pretrained:
+    """The named reference model: from the cache when it is there and current, else trained and cached."""
+    r = recipe(name)
+    folder = folder_of(name)
+    cached = None if retrain else _from_cache(r, folder)
+    return cached if cached is not None else train_recipe(r, folder, progress=progress)
+
+
+# --- translators: the encoder–decoder of notebook 06, and a decoder-only GPT of about its size -------------
+
+@dataclass(frozen=True)
+class TranslatorRecipe:
+    """A reference translator: its task (`greenlab.foundations.tasks`), architecture and training schedule. A
+    `GPTConfig` as the model means a decoder-only GPT reading the source, left-padded to `source_len` characters,
+    and the target as one sequence (`greenlab.training.translate.DecoderOnlyTranslator`)."""
+
+    name: str
+    description: str
+    task: str
+    model: Seq2SeqConfig | GPTConfig
+    training: TrainConfig
+    source_len: int = 8  # decoder-only: the width the source is left-padded to (at least the longest source)
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that determines the trained weights."""
+        return _fingerprint(self)
+
+    def build(self) -> EncoderDecoder | DecoderOnlyTranslator:
+        """The untrained model, initialised from the training seed."""
+        torch.manual_seed(self.training.seed)
+        if isinstance(self.model, GPTConfig):
+            return DecoderOnlyTranslator(GPT(self.model), self.source_len)
+        return EncoderDecoder(self.model)
+
+
+# Numbers → English words: 34 characters (4 special tokens, digits, 18 letters, space and hyphen); sources have
+# at most 6 characters, targets at most 64 (+ <s>). 400 steps of 64 pairs: about a minute for the encoder–decoder
+# on 2 cores. At the reference GPT's learning rate, 3e-3, the encoder–decoder learned to ignore the source and write
+# the most frequent words; at 2e-3 it learns the task.
+_NUMBERS_TRAINING = TrainConfig(steps=400, batch_size=64, learning_rate=2e-3, min_learning_rate=2e-4,
+                                warmup_steps=40, eval_interval=100, eval_batches=2)
+TRANSLATORS: dict[str, TranslatorRecipe] = {
+    "translator": TranslatorRecipe(
+        "translator", "numbers to English words: an encoder–decoder, 2 + 2 layers, width 128", "numbers",
+        Seq2SeqConfig(vocab_size=34, max_source_len=6, max_target_len=72), _NUMBERS_TRAINING),
+    "decoder-only-translator": TranslatorRecipe(
+        "decoder-only-translator", "numbers to English words: a decoder-only GPT, 4 layers, width 136 (about the "
+        "encoder–decoder's parameters), reading source and target as one sequence", "numbers",
+        GPTConfig(vocab_size=34, block_size=6 + 72, n_layer=4, n_head=4, n_embd=136, dropout=0.1),
+        _NUMBERS_TRAINING, source_len=6),
+}
+
+
+@dataclass
+class PretrainedTranslator:
+    """A reference translator with its task, character vocabulary and training history."""
+
+    recipe: TranslatorRecipe
+    model: EncoderDecoder | DecoderOnlyTranslator
+    vocabulary: PairVocabulary
+    task: Task
+    history: dict  # train_losses, learning_rates, validation points, measurement (a ledger row), vocabulary
+    folder: Path
+    trained_now: bool
+
+
+TRANSLATOR_FILES = ("model.safetensors", "history.json")
+
+
+def train_translator_recipe(r: TranslatorRecipe, folder: str | Path, *, progress: bool = True) -> PretrainedTranslator:
+    """Train the translator recipe from scratch and write its files into `folder`."""
+    folder = Path(folder)
+    task = load_task(r.task)
+    vocabulary = PairVocabulary(task.train)
+    if vocabulary.vocab_size != r.model.vocab_size:
+        raise ValueError(f"recipe {r.name!r} has vocab_size={r.model.vocab_size}, but the {r.task!r} task has "
+                         f"{vocabulary.vocab_size} tokens")
+    model = r.build()
+    result = train_translator(model, vocabulary, task.train, task.validation, r.training,
+                              label=f"zoo: train {r.name}", progress=progress)
+    history = {"train_losses": result.train_losses, "learning_rates": result.learning_rates,
+               "validation": result.validation, "measurement": result.measurement.as_row(),
+               "vocabulary": vocabulary.itos}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(model.cpu(), folder / "model.safetensors")
+    _write_history_and_recipe(r, folder, history, TRANSLATOR_FILES)
+    return PretrainedTranslator(r, model.eval(), vocabulary, task, history, folder, trained_now=True)
+
+
+def load_translator(name: str = "translator", *, retrain: bool = False,
+                    progress: bool = True) -> PretrainedTranslator:
+    """The named translator: from the cache when it is there and current, else trained and cached."""
+    if name not in TRANSLATORS:
+        raise ValueError(f"unknown translator {name!r}; the zoo has: {', '.join(TRANSLATORS)}")
+    r = TRANSLATORS[name]
+    folder = cache_dir() / "zoo" / name
+    try:
+        if not retrain and _cache_is_current(r, folder):
+            history = json.loads((folder / "history.json").read_text())
+            task = load_task(r.task)
+            vocabulary = PairVocabulary(task.train)
+            if history["vocabulary"] != vocabulary.itos:
+                raise ValueError(f"its vocabulary differs from the {r.task!r} task's")
+            model = r.build()
+            load_checkpoint(model, folder / "model.safetensors")  # refuses NaN weights and another config
+            return PretrainedTranslator(r, model.eval(), vocabulary, task, history, folder, trained_now=False)
+    except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:
+        warnings.warn(f"the cached {name!r} in {folder} is unreadable ({error}): training it again")
+    return train_translator_recipe(r, folder, progress=progress)
