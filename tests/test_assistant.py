@@ -42,7 +42,8 @@ def test_a_long_prompt_keeps_its_end(tiny_model):
 @pytest.mark.parametrize("kwargs, message", [
     ({"prompt": ""}, "prompt must be non-empty text"), ({"prompt": None}, "prompt must be non-empty text"),
     ({"new_tokens": 16}, "new_tokens must be"), ({"temperature": float("nan")}, "temperature must be"),
-    ({"top_p": 1.5}, "top_p must be in"), ({"top_k": 0}, "top_k must be at least 1")])
+    ({"top_p": 1.5}, "top_p must be a finite number > 0 and <= 1, got 1.5"),
+    ({"top_k": 0}, "top_k must be a whole number >= 1, got 0")])
 def test_bad_settings_are_clear_errors(tiny_model, kwargs, message):
     arguments = {"prompt": "x = ", "new_tokens": 4, **kwargs}
     with pytest.raises(ValueError, match=message):

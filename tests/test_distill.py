@@ -54,12 +54,14 @@ def test_temperature_softens():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda s, t, y: distillation_loss(s, t, y, 0.0, 0.5), "temperature must be > 0"),
-    (lambda s, t, y: distillation_loss(s, t, y, 2.0, 1.5), r"alpha.*\[0, 1\]"),
+    (lambda s, t, y: distillation_loss(s, t, y, 0.0, 0.5), "the temperature must be a finite number > 0 .*got 0.0"),
+    (lambda s, t, y: distillation_loss(s, t, y, 2.0, 1.5),
+     r"alpha must be a finite number >= 0 and <= 1 \(the weight of the soft targets\), got 1.5"),
     (lambda s, t, y: distillation_loss(s, t[:, :5], y), "share a tokenizer"),
     (lambda s, t, y: distillation_loss(s, t, y[:3]), "targets of shape"),
-    (lambda s, t, y: DistillConfig(temperature=-1), "temperature must be > 0"),
-    (lambda s, t, y: DistillConfig(alpha=-0.1), "alpha"),
+    (lambda s, t, y: DistillConfig(temperature=-1), "temperature must be a finite number > 0"),
+    (lambda s, t, y: DistillConfig(alpha=-0.1), "alpha must be a finite number >= 0 and <= 1"),
+    (lambda s, t, y: DistillConfig(hidden_weight=-1.0), "DistillConfig.hidden_weight must be a finite number >= 0"),
     (lambda s, t, y: hidden_cosine_loss(torch.ones(2, 3), torch.ones(2, 4)), "use hidden_weight=0"),
 ])
 def test_bad_distillation_input_is_a_clear_error(call, message):

@@ -39,7 +39,7 @@ def test_repeat_measures_each_call_in_its_own_block(cache):
     assert rows["label"].tolist() == [m.label for m in runs]
     assert rows["duration_s"].tolist() == pytest.approx([m.duration_s for m in runs])
     assert spread(runs)["mean_s"] == pytest.approx(sum(m.duration_s for m in runs) / 3)
-    with pytest.raises(ValueError, match="at least 2 runs"):
+    with pytest.raises(ValueError, match=r"runs must be a whole number >= 2 \(a spread needs at least 2 runs\), got 1"):
         repeat(lambda: None, "once", runs=1)
     with pytest.raises(ValueError, match="seconds must be a finite number > 0, got"):
         idle_power(0)

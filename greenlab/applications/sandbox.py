@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from greenlab.foundations.settings import check_number
+
 OUTCOMES = ("passed", "failed", "error", "timeout", "blocked")
 
 # The child's program. It reads the candidate and its tests from stdin, then refuses what a candidate must not do.
@@ -101,8 +103,7 @@ def run_candidate(program: str, tests: str, timeout_s: float = 5.0, memory_mb: i
             raise TypeError(f"{name} must be Python source as a string, got {type(value).__name__}")
     if not tests.strip():
         raise ValueError("tests must hold at least one statement: a program with no tests cannot pass or fail")
-    if not 0 < timeout_s <= 600:
-        raise ValueError(f"timeout_s must be in (0, 600] seconds, got {timeout_s!r}")
+    check_number("timeout_s", timeout_s, above=0, at_most=600, why="seconds")
     nonce = secrets.token_hex(8)
     job = json.dumps({"program": program, "tests": tests, "nonce": nonce})
     cpu_seconds = max(1, int(timeout_s) + 1)

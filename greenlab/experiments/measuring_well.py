@@ -42,8 +42,7 @@ def net_joules(m: Measurement, idle_watts: float) -> float:
 
 def repeat(fn: Callable[[], object], label: str, runs: int = 5) -> list[Measurement]:
     """`runs` separate measurements of `fn()`, each a row of the ledger."""
-    if runs < 2:
-        raise ValueError(f"a spread needs at least 2 runs, got {runs!r}")
+    check_whole("runs", runs, minimum=2, why="a spread needs at least 2 runs")
     measurements = []
     for run in range(runs):
         with measure(f"{label} ({run + 1}/{runs})") as m:

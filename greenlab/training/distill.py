@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from greenlab.foundations.data import random_batch
-from greenlab.foundations.settings import device
+from greenlab.foundations.settings import check_number, device
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training import distributed
 from greenlab.training.train import TrainConfig, TrainResult, train
@@ -37,16 +37,13 @@ class DistillConfig:
 
     def __post_init__(self) -> None:
         check_temperature_and_alpha(self.temperature, self.alpha)
-        if not self.hidden_weight >= 0:
-            raise ValueError(f"DistillConfig.hidden_weight must be >= 0, got {self.hidden_weight!r}")
+        check_number("DistillConfig.hidden_weight", self.hidden_weight, at_least=0)
 
 
 def check_temperature_and_alpha(temperature: float, alpha: float) -> None:
-    if not temperature > 0:
-        raise ValueError(f"the temperature must be > 0 (1 leaves the distributions as they are, higher softens "
-                         f"them), got {temperature!r}")
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha, the weight of the soft targets, must be in [0, 1], got {alpha!r}")
+    check_number("the temperature", temperature, above=0,
+                 why="1 leaves the distributions as they are, higher softens them")
+    check_number("alpha", alpha, at_least=0, at_most=1, why="the weight of the soft targets")
 
 
 def soften(logits: torch.Tensor, temperature: float) -> torch.Tensor:
