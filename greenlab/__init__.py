@@ -13,9 +13,9 @@ The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.i
 Shared by every chapter: foundations/ settings; presentation/ plots, widgets. For teachers: classroom/ (checks,
 exercises/, assign, grade, conventions), presentation/ report, and the `greenlab` command (cli).
 
-Each folder is one floor of the house, bottom to top: foundations, models, training, experiments, applications,
-responsible, presentation, classroom, and the command line (cli) on the roof. A module imports only from its own
-floor and the floors below it (tests/test_packaging.py checks it); each module reads top to bottom.
+Each folder is one layer, bottom to top: foundations, models, training, experiments, applications, responsible,
+presentation, classroom, and the command line (cli) on top. A module imports only from its own layer and the
+layers below it (tests/test_packaging.py checks it); each module reads top to bottom.
 """
 
 __version__ = "0.1.0"

@@ -117,7 +117,7 @@ def test_importing_the_package_prints_nothing_and_loads_no_compiler_toolchain():
     assert run.stdout == "False\n"
 
 
-FLOORS = ("foundations", "models", "training", "experiments", "applications", "responsible", "presentation",
+LAYERS = ("foundations", "models", "training", "experiments", "applications", "responsible", "presentation",
           "classroom", "cli")  # bottom to top: greenlab/__init__.py's order
 
 
@@ -126,34 +126,34 @@ def _chapter_index() -> list[str]:
             if re.match(r"    \d\d ", line)]
 
 
-def test_the_package_has_one_folder_per_floor_and_nothing_loose():
+def test_the_package_has_one_folder_per_layer_and_nothing_loose():
     package = ROOT / "greenlab"
-    assert {p.parent.name for p in package.glob("*/__init__.py")} == set(FLOORS) - {"cli"}
+    assert {p.parent.name for p in package.glob("*/__init__.py")} == set(LAYERS) - {"cli"}
     assert {p.name for p in package.glob("*.py")} == {"__init__.py", "__main__.py", "cli.py"}
     import greenlab
-    assert ", ".join(FLOORS[:-1]) + ", and the command line (cli)" in " ".join(greenlab.__doc__.split())
+    assert ", ".join(LAYERS[:-1]) + ", and the command line (cli)" in " ".join(greenlab.__doc__.split())
 
 
 def test_the_chapter_index_names_every_module_and_only_modules_that_exist():
     import greenlab
     package = ROOT / "greenlab"
     named = set(re.findall(r"[a-z][a-z0-9_]*", greenlab.__doc__.split("The code behind each chapter")[1]))
-    modules = {path.stem for floor in FLOORS[:-1] for path in (package / floor).glob("*.py")} - {"__init__"}
+    modules = {path.stem for layer in LAYERS[:-1] for path in (package / layer).glob("*.py")} - {"__init__"}
     packages = {path.parent.name for path in package.glob("*/*/__init__.py")}
     assert modules | packages <= named, f"not in the index: {sorted((modules | packages) - named)}"
     for line in _chapter_index():
         number, rest = line.split(maxsplit=1)
         title, listed = re.split(r"\s{2,}", rest, maxsplit=1)
         for part in listed.split("; "):
-            floor, names = part.split("/ ", maxsplit=1)
-            assert floor in FLOORS, f"chapter {number}: no floor {floor}/"
+            layer, names = part.split("/ ", maxsplit=1)
+            assert layer in LAYERS, f"chapter {number}: no layer {layer}/"
             for name, inside in re.findall(r"([a-z][a-z0-9_]*/?)(?: \(([^)]*)\))?", names):
                 if name.endswith("/"):
-                    folder = package / floor / name
-                    assert (folder / "__init__.py").exists(), f"chapter {number}: no {floor}/{name}"
+                    folder = package / layer / name
+                    assert (folder / "__init__.py").exists(), f"chapter {number}: no {layer}/{name}"
                     assert {f"{p}.py" for p in inside.split(", ")} <= {p.name for p in folder.glob("*.py")}
                 else:
-                    assert (package / floor / f"{name}.py").exists(), f"chapter {number}: no module {floor}/{name}"
+                    assert (package / layer / f"{name}.py").exists(), f"chapter {number}: no module {layer}/{name}"
     assert [line.split()[0] for line in _chapter_index()] == [f"{n:02d}" for n in range(9)]
 
 
@@ -174,19 +174,20 @@ def _imports(path: Path) -> list[str]:
     return re.findall(r"^\s*(?:from|import) (greenlab[\w.]*)", text, flags=re.MULTILINE)
 
 
-def _floor(dotted: str) -> int:
-    parts = dotted.split(".")
-    return FLOORS.index(parts[1]) if len(parts) > 1 else len(FLOORS)  # `import greenlab`: the package itself
+def _layer(dotted: str) -> int:
+    """Where `greenlab.LAYER.module` stands: 0 for the foundations, up to the command line."""
+    return LAYERS.index(dotted.split(".")[1])
 
 
-def test_every_import_points_down_or_along_a_floor():
+def test_every_import_points_down_or_within_its_layer():
     for path in sorted((ROOT / "greenlab").rglob("*.py")):
         parts = path.relative_to(ROOT / "greenlab").with_suffix("").parts
         if parts[0] in ("__init__", "__main__"):
             continue
-        floor = FLOORS.index(parts[0])
-        upward = [name for name in _imports(path) if name != "greenlab" and _floor(name) > floor]
-        assert not upward, f"{path.relative_to(ROOT)} (floor {parts[0]}) imports from above: {upward}"
+        layer = LAYERS.index(parts[0])
+        imported = [name for name in _imports(path) if name != "greenlab"]  # `import greenlab` reads its __version__
+        upward = [name for name in imported if _layer(name) > layer]
+        assert not upward, f"{path.relative_to(ROOT)} (layer {parts[0]}) imports from above: {upward}"
 
 
 def test_tokenizers_and_kernels_import_no_measurement_or_training():

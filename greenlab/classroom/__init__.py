@@ -1,4 +1,4 @@
-"""The classroom, the top floor below the command line: labs, their checks, and the teacher's tools.
+"""The classroom, the top layer under the command line: the labs' checks and the teacher's tools.
 
     checks        instant feedback for lab exercises; exercises/ holds each lab's checks
     assign        student versions of the labs      grade        grading submissions

@@ -1,4 +1,4 @@
-"""Foundations, the ground floor: what every chapter stands on, and which imports nothing above it.
+"""Foundations, the bottom layer: what every chapter stands on; it imports nothing from the layers above.
 
     settings      paths, cache, offline detection, seeds, threads, the one check of a count or a number
     data          the shipped corpora and token batches          tasks        sequence-to-sequence tasks

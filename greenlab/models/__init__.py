@@ -1,4 +1,4 @@
-"""Models, the floor above the foundations: what a language model is.
+"""Models, the layer above the foundations: what a language model is.
 
     gpt           the decoder-only Transformer (GPT), with KV-cache generation
     seq2seq       the encoder–decoder of "Attention Is All You Need"
