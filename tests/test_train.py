@@ -6,8 +6,9 @@ from torch import nn
 
 from greenlab.foundations import ledger
 from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.training import train as train_module
 from greenlab.training.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, learning_rate_at,
-                            make_optimizer, text_bits_per_character, text_loss, train)
+                            make_optimizer, newton_schulz, text_bits_per_character, text_loss, train)
 
 VOCAB = 256
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
@@ -94,6 +95,34 @@ def test_muon_takes_the_linear_weights_and_adamw_the_rest():
     assert in_muon.isdisjoint(in_adamw) and in_muon | in_adamw == {id(p) for p in model.parameters()}
     optimizer.param_groups[0]["lr"] = 0.5  # the schedule sets the learning rate through the shared groups
     assert optimizer.muon.param_groups[0]["lr"] == 0.5
+
+
+def test_newton_schulz_in_float32_is_torchs_iteration_in_bfloat16():
+    from torch.optim._muon import DEFAULT_A, DEFAULT_B, DEFAULT_C, _zeropower_via_newtonschulz
+
+    for shape in [(48, 16), (16, 48), (32, 32)]:  # tall, wide and square, as the linear layers are
+        grad = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+        ours = newton_schulz(grad, (DEFAULT_A, DEFAULT_B, DEFAULT_C), 5, 1e-7)
+        torchs = _zeropower_via_newtonschulz(grad, (DEFAULT_A, DEFAULT_B, DEFAULT_C), 5, 1e-7)
+        assert ours.dtype == torch.float32 and ours.shape == grad.shape
+        assert (ours - torchs.float()).abs().max() < 0.05  # bfloat16 keeps 8 bits: ~0.01 on entries of ~0.3
+        assert (ours - torchs.float()).abs().max() > 0  # two precisions, not one function
+
+
+def test_muon_orthogonalises_in_float32_where_bfloat16_is_slower(monkeypatch):
+    from torch.optim import _muon
+
+    calls = []
+    monkeypatch.setattr(train_module, "newton_schulz", lambda grad, *args: calls.append(grad.dtype) or
+                        newton_schulz(grad, *args))
+    for speedup, expected in [(0.02, [torch.float32] * 8), (4.0, [])]:  # AVX2-only CPUs; AMX or a GPU
+        calls.clear()
+        monkeypatch.setattr(train_module, "bfloat16_speedup", lambda device_type="cpu": speedup)
+        model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=2, n_head=2, n_embd=8))
+        optimizer = make_optimizer(model, TrainConfig(optimizer="muon"))
+        model(torch.randint(0, 16, (2, 8))).sum().backward()
+        optimizer.step()
+        assert calls == expected and _muon._zeropower_via_newtonschulz.__module__ == "torch.optim._muon"
 
 
 def test_muon_without_linear_layers_is_a_config_error():

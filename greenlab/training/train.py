@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -119,11 +120,39 @@ def _adamw(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim
     return torch.optim.AdamW(groups, lr=config.learning_rate, betas=(0.9, 0.95))
 
 
+def newton_schulz(grad: torch.Tensor, ns_coefficients: tuple[float, float, float], ns_steps: int,
+                  eps: float) -> torch.Tensor:
+    """Muon's orthogonalisation, the quintic Newton–Schulz iteration of torch.optim.Muon, in float32: torch runs it
+    in bfloat16, which a CPU without bfloat16 arithmetic (AVX2 only) emulates some fifty times slower than float32."""
+    a, b, c = ns_coefficients
+    tall = grad.size(0) > grad.size(1)
+    x = (grad.T if tall else grad).float()
+    x = x / x.norm().clamp(min=eps)  # spectral norm at most 1
+    for _ in range(ns_steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+@contextmanager
+def _muon_in_float32() -> Iterator[None]:
+    """torch.optim.Muon's steps orthogonalise with `newton_schulz` (float32) for the duration of the block."""
+    from torch.optim import _muon
+
+    in_bfloat16 = _muon._zeropower_via_newtonschulz
+    _muon._zeropower_via_newtonschulz = newton_schulz
+    try:
+        yield
+    finally:
+        _muon._zeropower_via_newtonschulz = in_bfloat16
+
+
 class MuonWithAdamW:
     """Muon (torch.optim.Muon: momentum, then the update orthogonalised by Newton–Schulz iterations) for the
     weights of the linear layers, AdamW for everything else (embeddings and the tied head, biases, norms), as in
     Keller Jordan's Muon. Muon's step is rescaled to AdamW's size ("match_rms_adamw", Moonshot AI 2025), so one
-    learning rate and schedule drive both: `param_groups` holds the groups of the two."""
+    learning rate and schedule drive both: `param_groups` holds the groups of the two. Where this machine multiplies
+    bfloat16 slower than float32 (`bfloat16_speedup`), Muon's orthogonalisation runs in float32 (`newton_schulz`)."""
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig):
         embeddings = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
@@ -136,13 +165,15 @@ class MuonWithAdamW:
                                      adjust_lr_fn="match_rms_adamw")
         self.adamw = _adamw([p for p in model.parameters() if p.requires_grad and id(p) not in in_muon], config)
         self.param_groups = self.muon.param_groups + self.adamw.param_groups
+        self.float32 = bfloat16_speedup(linear[0].device.type) <= 1
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.muon.zero_grad(set_to_none)
         self.adamw.zero_grad(set_to_none)
 
     def step(self) -> None:
-        self.muon.step()
+        with _muon_in_float32() if self.float32 else nullcontext():
+            self.muon.step()
         self.adamw.step()
 
 
