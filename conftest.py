@@ -1,13 +1,18 @@
 """Test-wide setup for the unit tests and the notebooks: offline Hugging Face, a socket guard in notebook
-kernels (tests/kernel_guard), and a table at the end of the run with each notebook's runtime and the energy the
-whole machine drew while it ran (measured with `greenlab.foundations.energy.measure(scope="machine")`, recorded in
-the green ledger as "notebook: NAME": the course's own footprint)."""
+kernels (tests/kernel_guard), claims about time and energy made strict (GREENLAB_STRICT_CLAIMS=1 unless set
+otherwise, as `make test-busy` does; the claims that did not hold are listed at the end), and a table at the end of
+the run with each notebook's runtime and the energy the whole machine drew while it ran (measured with
+`greenlab.foundations.energy.measure(scope="machine")`, recorded in the green ledger as "notebook: NAME": the
+course's own footprint)."""
 
 import os
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
+from greenlab.foundations import claims
 
 ROOT = Path(__file__).resolve().parent
 BUDGET_S = {"notebooks": 180, "labs": 60}  # a notebook's and a lab's runtime budget on 2 cores from a cold cache
@@ -15,6 +20,8 @@ BUDGET_S = {"notebooks": 180, "labs": 60}  # a notebook's and a lab's runtime bu
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["MPLBACKEND"] = "Agg"
+os.environ.setdefault(claims.STRICT, "1")  # a claim about time or energy that does not hold fails the test
+os.environ.setdefault(claims.LOG, str(Path(tempfile.mkdtemp(prefix="greenlab-claims-")) / "claims.log"))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [str(ROOT / "tests" / "kernel_guard"), os.environ.get("PYTHONPATH")]))
 
@@ -45,6 +52,12 @@ def pytest_sessionfinish() -> None:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     _close_notebook()
+    log = Path(os.environ[claims.LOG])
+    if log.exists():
+        verdict = "failures: strict claims" if claims.strict() else "warnings: claims not strict"
+        terminalreporter.section(f"claims about time or energy that this run did not bear out ({verdict})")
+        for line in log.read_text(encoding="utf-8").splitlines():
+            terminalreporter.write_line(line)
     if not _notebooks:
         return
     terminalreporter.section("notebooks: runtime and energy (whole machine; static = RAM model, dynamic = CPU + GPU)")

@@ -53,6 +53,16 @@ def test_fix_restores_a_drifted_header(copy):
     assert conventions.fix(copy) is False
 
 
+def test_saved_widget_state_is_flagged_and_dropped(copy):
+    nb = nbformat.read(copy, as_version=4)
+    nb.metadata["widgets"] = {conventions.WIDGET_STATE: {"state": {"a": {"model_module": "@jupyter-widgets/controls",
+                                                                          "model_module_version": "2.0.0"}}}}
+    nbformat.write(nb, copy)
+    assert [p for p in conventions.problems(copy) if "saved widget state" in p]
+    assert conventions.fix(copy) is True
+    assert conventions.problems(copy) == [] and "widgets" not in nbformat.read(copy, as_version=4).metadata
+
+
 @pytest.mark.parametrize("text", [
     "At 4,096 tokens a window keeps one pair in eight: 8× fewer FLOPs.",
     "Removing stop words saves 45 % of the tokens.",

@@ -1,10 +1,13 @@
 """The set-up files agree with each other, and README's two commands are what Makefile and CI run."""
 
 import re
+import runpy
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+from packaging.version import Version
 
 from greenlab.presentation import machine
 
@@ -61,14 +64,38 @@ def test_no_pickled_checkpoints_anywhere():
             assert "weights_only=True" in call, f"{path}: {call}"
 
 
-def test_every_floor_is_the_tested_version():
-    pins = machine.tested_versions()  # constraints.txt, as doctor reads it
-    assert "torch" not in pins  # installed first, on its own; Colab keeps its own
+def _core_dependencies() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {CONDA_NAMES.get(name, name) for name in (re.match(r"[A-Za-z0-9_.\-]+", spec).group().lower()
+                                                     for spec in project["dependencies"])}
+
+
+def test_every_floor_is_a_tested_version_and_colabs_where_colab_ships_it():
+    newest, colab = machine.tested_versions(), machine.read_pins(machine.COLAB)
+    upgrades = runpy.run_path(str(ROOT / "colab" / "install.py"))["UPGRADES"]  # what the setup cell lets pip change
+    assert "torch" not in newest  # installed first, on its own; Colab keeps its own
+    core = _core_dependencies()
     for name, spec in _pip_requirements().items():
         if name == "pytorch":
             assert spec == f">={machine.TESTED_TORCH[0].rsplit('.', 1)[0]}", "torch's floor is the oldest tested torch"
             continue
-        assert spec.split(",")[0] == f">={pins[name]}", f"{name}: floor {spec}, tested {pins[name]}"
+        floor = spec.split(",")[0].removeprefix(">=")
+        if name in core and name in colab and name not in upgrades:  # the setup cell must not upgrade Colab's
+            assert floor == colab[name], f"{name}: floor {floor}, Colab ships {colab[name]}"
+        else:
+            assert floor in (newest[name], colab.get(name)), f"{name}: floor {floor}, tested {newest[name]}"
+    assert set(upgrades) <= core and all(Version(colab[name]) < Version(newest[name]) for name in upgrades)
+    assert set(upgrades) == set(machine.COLAB_UPGRADES)  # doctor counts them as the setup cell leaves them
+
+
+def test_colabs_set_is_colabs_published_list_with_its_source():
+    text = (ROOT / "colab" / "requirements.txt").read_text()
+    assert re.search(r"googlecolab/backend-info, pip-freeze.txt at commit [0-9a-f]{40} \(\d{4}-\d{2}-\d{2}\)", text)
+    colab = machine.read_pins(machine.COLAB)
+    assert {"numpy", "pandas", "ipython", "ipykernel", "traitlets", "matplotlib", "ipywidgets", "psutil",
+            "pyarrow"} <= colab.keys()  # what Colab's kernel has loaded at start
+    assert re.search(r"^torch==2\.11\.0$", text, re.M) and machine.TESTED_SETS["Colab's versions"][:2] == \
+        ("3.13", "2.11.0")
 
 
 def test_make_applies_the_constraints_and_the_tested_torch():
@@ -76,16 +103,18 @@ def test_make_applies_the_constraints_and_the_tested_torch():
     assert 'pip install -q -c $(CONSTRAINTS) -e ".[lab,test]"' in makefile
     assert "CONSTRAINTS := constraints.txt" in makefile
     torch_here = re.search(r"^TORCH\s*\?= torch==(\S+)$", makefile, re.M).group(1)
-    torch_ci = re.findall(r"TORCH=\S*torch==([0-9.]+)", (ROOT / ".ci" / "run").read_text())
-    assert {torch_here, *torch_ci} == set(machine.TESTED_TORCH)
+    torch_colab = re.search(r"^torch==(\S+)$", (ROOT / "colab" / "requirements.txt").read_text(), re.M).group(1)
+    assert {torch_here, torch_colab} == set(machine.TESTED_TORCH)
 
 
-def test_supported_pythons_are_the_tested_ones():
+def test_ci_runs_readme_test_command_and_colabs_leg():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11,<3.14"
     assert machine.TESTED_PYTHONS == ("3.11", "3.13")
-    ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test\n" in ci and "versions/3.13" in ci
+    ci, colab = (ROOT / ".ci" / "run").read_text(), (ROOT / ".ci" / "colab").read_text()
+    assert "\nmake test " in ci and "\nbash .ci/colab " in ci
+    assert "versions/3.13" in colab and "-r colab/requirements.txt" in colab and "colab_first_cell.py" in colab
+    assert "-m pytest notebooks labs" in colab
     assert "Python 3.11 to 3.13" in (ROOT / "README.md").read_text()
 
 

@@ -9,7 +9,11 @@ and saves a screenshot of the page in `test-screenshots/` when a check fails.
 
 Needs Chromium (`make install` installs Debian's package where it is missing) and the `playwright` package; it
 uses the installed Chromium, never a downloaded browser. Without Chromium the tests are skipped, unless
-GREENLAB_REQUIRE_BROWSER=1 (CI) makes that a failure."""
+GREENLAB_REQUIRE_BROWSER=1 (CI) makes that a failure.
+
+GREENLAB_FRONT_END=notebook6 runs the same checks in the classic Notebook 6.5 with ipywidgets 7, the front end and
+widgets closest to Colab's that run here (Colab's own front end needs Colab): in an environment with Colab's
+versions (colab/requirements.txt), where `notebook` and `widgetsnbextension` come with them."""
 
 from __future__ import annotations
 
@@ -43,6 +47,9 @@ LAB_SETTINGS = {  # every cell in the page (no virtual scrolling), nothing saved
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
+FRONT_END = os.environ.get("GREENLAB_FRONT_END", "lab")  # "lab": JupyterLab 4; "notebook6": the classic Notebook
+SLIDER = {"lab": (".noUi-target", ".noUi-handle"),  # (track, handle): ipywidgets 8 draws noUiSlider, 7 jQuery UI's
+          "notebook6": (".ui-slider", ".ui-slider-handle")}[FRONT_END]
 OFFLINE_ONLY = ("colab.research.google.com", "colab-badge")  # the Open in Colab badge, an image from the internet
 
 
@@ -81,9 +88,13 @@ def lab(tmp_path_factory) -> Iterator[tuple[str, Path]]:
         port = probe.getsockname()[1]
     token = secrets.token_hex(16)
     log = open(root / "server.log", "w")
+    if FRONT_END == "lab":
+        command = ["jupyterlab", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    else:
+        command = ["notebook", f"--NotebookApp.token={token}", f"--notebook-dir={root}"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"],
+        [sys.executable, "-m", command[0], "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+         *command[1:]],
         env=dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws")),
         stdout=log, stderr=subprocess.STDOUT)
     address = f"http://127.0.0.1:{port}"
@@ -95,9 +106,9 @@ def lab(tmp_path_factory) -> Iterator[tuple[str, Path]]:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start: {(root / 'server.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"{command[0]} did not start: {(root / 'server.log').read_text()[-2000:]}")
                 time.sleep(0.3)
-        yield f"{address}/lab/tree/{{}}?token={token}", root
+        yield f"{address}/{'lab/tree' if FRONT_END == 'lab' else 'notebooks'}/{{}}?token={token}", root
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -142,25 +153,37 @@ def screenshot_on_failure(page, name: str) -> Iterator[None]:
 
 
 def open_widget(page, lab, notebook: str, code: str, widget_selector: str):
-    """Open `notebook` in JupyterLab, clear its outputs, run every cell above the one containing `code`, then that
-    cell, as a learner would from the menus; returns the cell's output area once the widget is drawn."""
+    """Open `notebook` in the front end, clear its outputs, run every cell above the one containing `code`, then
+    that cell, as a learner would from the menus; returns the cell's output area once the widget is drawn."""
     address, _ = lab
-    page.goto(address.format(notebook) + "&reset")  # a fresh workspace: only this notebook open
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").filter(visible=True).first.wait_for(
-        timeout=60_000)  # the kernel has started
-    menu(page, "Edit", "Clear Outputs of All Cells")
-    notebook_panel = page.locator(".jp-NotebookPanel").filter(visible=True)
-    cell = notebook_panel.locator(".jp-CodeCell").filter(has_text=code).first
-    cell.locator(".jp-InputArea-prompt").click()
-    menu(page, "Run", "Run All Above Selected Cell")
-    menu(page, "Run", "Run Selected Cell and Do not Advance")
-    output = cell.locator(".jp-Cell-outputArea")
+    if FRONT_END == "lab":
+        page.goto(address.format(notebook) + "&reset")  # a fresh workspace: only this notebook open
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").filter(visible=True).first.wait_for(
+            timeout=60_000)  # the kernel has started
+        menu(page, "Edit", "Clear Outputs of All Cells")
+        notebook_panel = page.locator(".jp-NotebookPanel").filter(visible=True)
+        cell = notebook_panel.locator(".jp-CodeCell").filter(has_text=code).first
+        cell.locator(".jp-InputArea-prompt").click()
+        menu(page, "Run", "Run All Above Selected Cell")
+        menu(page, "Run", "Run Selected Cell and Do not Advance")
+        output = cell.locator(".jp-Cell-outputArea")
+    else:  # the classic Notebook: its Cell menu
+        page.goto(address.format(notebook))
+        page.locator("#kernel_indicator_icon.kernel_idle_icon").wait_for(timeout=60_000)
+        classic_menu(page, "#all_outputs", "#clear_all_output")
+        cell = page.locator(".cell.code_cell").filter(has_text=code).first
+        cell.locator(".input_prompt").click()
+        classic_menu(page, "#run_all_cells_above")  # it leaves the cell above selected
+        cell.locator(".input_prompt").click()
+        classic_menu(page, "#run_cell")
+        output = cell.locator(".output_wrapper")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
         output.locator(widget_selector).first.wait_for(timeout=170_000)  # a notebook's budget: 180 s
     except PlaywrightTimeout:
-        failures = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        failures = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
+                                ".output_stderr")
         raise AssertionError(f"{notebook}: the widget did not appear; errors shown: "
                              f"{[failures.nth(i).inner_text()[-500:] for i in range(failures.count())]}") from None
     return output
@@ -173,6 +196,15 @@ def menu(page, name: str, item: str) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
 
 
+def classic_menu(page, *items: str) -> None:
+    """Choose from the classic Notebook's Cell menu: each item in turn, a submenu first (by their element ids)."""
+    page.keyboard.press("Escape")
+    page.locator("#celllink").click()
+    for item in items[:-1]:
+        page.locator(item).hover()
+    page.locator(items[-1]).click()
+
+
 def control(output, label: str):
     """The control whose label reads `label`."""
     return output.locator(".widget-inline-hbox").filter(
@@ -182,8 +214,8 @@ def control(output, label: str):
 def drag_slider(output, label: str, fraction: float) -> None:
     """Drag a slider's handle with the mouse to `fraction` of its track."""
     row = control(output, label)
-    track = row.locator(".noUi-target").bounding_box()
-    handle = row.locator(".noUi-handle").bounding_box()
+    track = row.locator(SLIDER[0]).bounding_box()
+    handle = row.locator(SLIDER[1]).bounding_box()
     mouse = output.page.mouse
     mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
     mouse.down()

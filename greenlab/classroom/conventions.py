@@ -21,15 +21,18 @@ from greenlab.classroom.checks import CHECK_MARKER
 from greenlab.foundations.settings import REPOSITORY, REPOSITORY_URL, ROOT
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"  # a notebook's saved widget models (notebook metadata)
+CLONE_FOLDER = "greenlab-course"  # where the setup cell clones the course: in Colab, /content/greenlab-course
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 SETUP_CELL = f'''# NBVAL_IGNORE_OUTPUT
-# Setup: installs greenlab where it is missing (e.g. on Colab); does nothing where the course is installed.
-import importlib.util, subprocess, sys
+# Setup: where greenlab is missing (Colab), clone it and install it without changing a package this kernel has
+# loaded (colab/install.py); where the course is installed, nothing to install.
+import importlib.util, os, runpy, subprocess
 if importlib.util.find_spec("greenlab") is None:
-    subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY_URL}", "greenlab"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "greenlab"], check=True)
-    sys.path.insert(0, "greenlab")
+    if not os.path.isdir("{CLONE_FOLDER}"):  # a folder not named greenlab, so that it cannot hide the package
+        subprocess.run(["git", "clone", "--depth", "1", "{REPOSITORY_URL}", "{CLONE_FOLDER}"], check=True)
+    runpy.run_path("{CLONE_FOLDER}/colab/install.py", run_name="__main__")
 from greenlab.presentation.machine import setup
 setup(seed=0)  # seeds everything; prints the versions in use and whether the test run used them'''
 
@@ -69,6 +72,9 @@ def problems(notebook: Path) -> list[str]:
     code = [c for c in cells if c.cell_type == "code"]
     if not code or code[0].source != SETUP_CELL:
         found.append("the first code cell must be the shared setup cell (greenlab conventions --fix)")
+    if WIDGET_STATE in nb.metadata.get("widgets", {}):
+        found.append("saved widget state: ipywidgets 7 (Colab's, the classic Notebook's) cannot load the models that "
+                     "ipywidgets 8 saved, and raises errors in the page (greenlab conventions --fix)")
     if notebook.parent.name == "labs":
         unmarked = [i for i, c in enumerate(cells) if c.cell_type == "code" and ".check_" in c.source
                     and not CHECK_MARKER.search(c.source)]
@@ -85,14 +91,16 @@ def problems(notebook: Path) -> list[str]:
 
 
 def fix(notebook: Path) -> bool:
-    """Rewrite the badge and setup cell from the settings; True when the notebook changed."""
+    """Rewrite the badge and setup cell from the settings and drop saved widget state; True when the notebook
+    changed."""
     nb = nbformat.read(notebook, as_version=4)
     title, code = nb.cells[0], [c for c in nb.cells if c.cell_type == "code"]
-    before = (title.source, code[0].source if code else None)
+    before = (title.source, code[0].source if code else None, WIDGET_STATE in nb.metadata.get("widgets", {}))
     title.source = _BADGE.sub(colab_badge(notebook), title.source)
     if code:
         code[0].source = SETUP_CELL
-    if (title.source, code[0].source if code else None) == before:
+    nb.metadata.pop("widgets", None)  # each widget's output keeps its text reading, which every front end shows
+    if (title.source, code[0].source if code else None, False) == before:
         return False
     nbformat.write(nb, notebook)
     return True

@@ -1,6 +1,7 @@
 """Foundations, the bottom layer: what every chapter stands on; it imports nothing from the layers above.
 
     settings      paths, cache, offline detection, seeds, threads, the one check of a count or a number
+    claims        a claim about time or energy: a warning for a learner, a failure under test
     data          the shipped corpora and token batches          tasks        sequence-to-sequence tasks
     tokenizer/    BPE from scratch, its Hugging Face export, the char and word baselines, one interface
     energy        measure(): time, energy, CO2eq, FLOPs          ledger       the green ledger of every run

@@ -17,9 +17,15 @@ import torch
 from greenlab.foundations import settings
 
 PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "codecarbon", "safetensors", "ipywidgets")
-CONSTRAINTS = settings.ROOT / "constraints.txt"  # every package but torch, at the version the test run used
-TESTED_PYTHONS = ("3.11", "3.13")  # CI's legs (.ci/run)
-TESTED_TORCH = ("2.11.0", "2.13.0")  # Python 3.13's leg runs Colab's torch; Python 3.11's the Makefile's
+CONSTRAINTS = settings.ROOT / "constraints.txt"  # every package but torch, at the newest version the test run used
+COLAB = settings.ROOT / "colab" / "requirements.txt"  # Colab's versions (googlecolab/backend-info), CI's Colab leg
+# The sets CI tests (.ci/run): {name: (Python, torch, what overrides constraints.txt)}. Colab's leg installs Colab's
+# versions, then the setup cell adds the packages Colab lacks at their newest (constraints.txt's) and upgrades
+# COLAB_UPGRADES to their newest too (colab/install.py's UPGRADES: psutil, for codecarbon).
+TESTED_SETS = {"the newest versions": ("3.11", "2.13.0", None), "Colab's versions": ("3.13", "2.11.0", COLAB)}
+COLAB_UPGRADES = ("psutil",)
+TESTED_PYTHONS = tuple(sorted({python for python, _, _ in TESTED_SETS.values()}))
+TESTED_TORCH = tuple(sorted({torch for _, torch, _ in TESTED_SETS.values()}))
 REFERENCE_CPU_SECONDS = 136  # training the cpu reference model, measured on the course machine's 2 cores
 
 
@@ -63,29 +69,47 @@ def energy_counters() -> dict[str, str]:
     return {"RAPL (CPU energy counter)": rapl, "NVML (GPU power readings)": nvml}
 
 
-def tested_versions() -> dict[str, str]:
-    """The version of each package the test run used ({name: version}, from constraints.txt; torch aside)."""
-    if not CONSTRAINTS.exists():
+def read_pins(path: Path) -> dict[str, str]:
+    """{name: version} of a pin file (name==version lines; torch aside), names as pip compares them."""
+    if not path.exists():
         return {}
-    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", CONSTRAINTS.read_text(), re.MULTILINE)
-    return {name.lower().replace("_", "-"): version for name, version in pins}
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", path.read_text(), re.MULTILINE)
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pins if name != "torch"}
 
 
-def untested_versions() -> dict[str, str]:
-    """Python, torch and every pinned package whose version here is not the one the test run used:
-    {name: "this version (tested: that one)"}; empty when everything is as tested."""
+def tested_versions(tested_set: str = "the newest versions") -> dict[str, str]:
+    """The version of each package in one of the sets the test run used ({name: version}; torch aside)."""
+    pins, colab = read_pins(CONSTRAINTS), TESTED_SETS[tested_set][2]
+    if colab is not None:
+        pins.update({name: version for name, version in read_pins(colab).items() if name not in COLAB_UPGRADES})
+    return pins
+
+
+def _untested_in(tested_set: str) -> dict[str, str]:
+    python_tested, torch_tested, _ = TESTED_SETS[tested_set]
     found = {}
-    python = ".".join(platform.python_version_tuple()[:2])
-    if python not in TESTED_PYTHONS:
-        found["python"] = f"{platform.python_version()} (tested: {', '.join(TESTED_PYTHONS)})"
-    torch_release = torch.__version__.split("+")[0]
-    if torch_release not in TESTED_TORCH:
-        found["torch"] = f"{torch.__version__} (tested: {', '.join(TESTED_TORCH)})"
-    for package, tested in tested_versions().items():
+    if ".".join(platform.python_version_tuple()[:2]) != python_tested:
+        found["python"] = f"{platform.python_version()} (tested: {python_tested})"
+    if torch.__version__.split("+")[0] != torch_tested:
+        found["torch"] = f"{torch.__version__} (tested: {torch_tested})"
+    for package, tested in tested_versions(tested_set).items():
         here = _version(package)
         if here not in (tested, "not installed"):  # a pin for another Python may be absent here
             found[package] = f"{here} (tested: {tested})"
     return found
+
+
+def closest_tested_set() -> tuple[str, dict[str, str]]:
+    """The tested set these versions are closest to, and what differs from it: {name: "this version (tested:
+    that one)"}, empty when Python, torch and every pinned package are as that set has them."""
+    differences = {name: _untested_in(name) for name in TESTED_SETS}
+    name = min(differences, key=lambda name: len(differences[name]))
+    return name, differences[name]
+
+
+def untested_versions() -> dict[str, str]:
+    """What differs from the closest tested set (`closest_tested_set`); empty when everything is as tested."""
+    return closest_tested_set()[1]
 
 
 def _listing(untested: dict[str, str], most: int = 6) -> str:
@@ -97,8 +121,9 @@ def _listing(untested: dict[str, str], most: int = 6) -> str:
 def versions_line() -> str:
     """One line: Python, torch and the course's packages in use, and whether they are the tested ones."""
     here = [f"Python {platform.python_version()}"] + [f"{p} {_version(p)}" for p in PACKAGES]
-    untested = untested_versions()
-    verdict = "all as tested" if not untested else "not the tested version: " + _listing(untested)
+    tested_set, untested = closest_tested_set()
+    verdict = (f"all as tested ({tested_set})" if not untested
+               else f"not the tested version ({tested_set} are the closest): " + _listing(untested))
     return f"{' · '.join(here)} — {verdict}"
 
 
@@ -137,9 +162,10 @@ def machine_facts() -> dict[str, str]:
     """The facts `doctor()` prints, as a dict; a bad setting shows as "ERROR: ..." beside its fact."""
     facts = {"python": platform.python_version(), "platform": platform.platform()}
     facts.update({package: _version(package) for package in PACKAGES})
-    untested = untested_versions()
-    facts["tested versions"] = ("yes: Python, torch and every package are the versions the test run used"
-                                if not untested else "no: " + _listing(untested, most=len(untested)))
+    tested_set, untested = closest_tested_set()
+    facts["tested versions"] = (f"yes: Python, torch and every package are as the test run used them ({tested_set})"
+                                if not untested else f"no ({tested_set} are the closest): "
+                                + _listing(untested, most=len(untested)))
     facts["device"] = _fact(lambda: str(settings.device()))
     facts["cuda available"] = str(torch.cuda.is_available())
     facts["CPU threads used by torch"] = str(torch.get_num_threads())
