@@ -34,12 +34,12 @@ def strict() -> bool:
     return os.environ.get(STRICT, "").strip() == "1"
 
 
-def expect(holds: bool, claim: str, measured: str) -> bool:
+def expect(holds: bool, claim: str, measured: str) -> None:
     """Check a claim about time or energy: `holds` is the comparison, `claim` what the text says, `measured` the
-    figures behind it. Returns whether it held; when it did not, an AssertionError under the test suite, a
-    warning that says what to do anywhere else."""
+    figures behind it. When it does not hold: an AssertionError under the test suite, a warning that says what to
+    do anywhere else. Returns nothing, so that a cell ending with it shows no output."""
     if holds:
-        return True
+        return
     message = (f"the text expects {claim}, but this run measured {measured}. Times and energies depend on what else "
                f"the machine is doing and on its CPU: close other programs and run the cell again. If it still "
                f"disagrees on a quiet machine, the claim does not hold there: please report it.")
@@ -49,4 +49,3 @@ def expect(holds: bool, claim: str, measured: str) -> bool:
     if strict():
         raise AssertionError(message)
     warnings.warn(message, ClaimWarning, stacklevel=2)
-    return False
