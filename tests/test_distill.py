@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import pytest
 import torch
@@ -144,7 +145,8 @@ def test_distill_trains_the_student_and_refuses_another_vocabulary(teacher):
     config = TrainConfig(steps=6, batch_size=4, block_size=16, warmup_steps=1, eval_interval=6, eval_batches=1)
     student = GPT(half_size(TEACHER))
     before = [p.clone() for p in student.parameters()]
-    with pytest.warns(UserWarning, match="resolution"):
+    with warnings.catch_warnings():  # six steps may or may not last the energy tracker's resolution
+        warnings.filterwarnings("ignore", message=".*below the energy tracker's resolution")
         result = distill(student, teacher, ids, ids, config, DistillConfig(2.0, 0.5), progress=False)
     assert len(result.train_losses) == 6 and math.isfinite(result.final_val_loss)
     assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters()))

@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import platform
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -33,6 +34,17 @@ def test_the_same_recipe_gives_the_same_model(tiny):
     first = zoo.load(tiny, progress=False)
     again = zoo.load(tiny, retrain=True, progress=False)
     assert again.trained_now and again.history["train_losses"] == first.history["train_losses"]
+
+
+def test_another_torch_or_python_keeps_the_cache_and_is_recorded(tiny, monkeypatch):
+    first = zoo.load(tiny, progress=False)
+    recorded = json.loads((first.folder / "recipe.json").read_text())["trained_with"]
+    assert recorded == {"torch": torch.__version__, "python": platform.python_version()}
+    fingerprint = zoo.recipe(tiny).fingerprint()
+    monkeypatch.setattr(torch, "__version__", "2.11.0")
+    monkeypatch.setattr(zoo.sys, "version_info", (3, 13, 0, "final", 0))
+    assert zoo.recipe(tiny).fingerprint() == fingerprint
+    assert not zoo.load(tiny, progress=False).trained_now
 
 
 def test_a_changed_recipe_is_retrained(tiny, monkeypatch):

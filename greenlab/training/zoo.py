@@ -11,8 +11,8 @@ the same model on the same machine. Each has a "cpu" version sized for 2 cores a
 GREENLAB_PROFILE chooses. The cache holds, per recipe, `model.safetensors`, `tokenizer.json` (a translator has
 none: its character vocabulary is rebuilt from its task, and checked against the one in its history),
 `history.json` (losses, validation, measured cost) and, written last, `recipe.json`: the recipe's fingerprint (a
-changed recipe is retrained) and the SHA-256 of the other files, checked before they are used (a damaged file is
-retrained, and the warning names it), and the weights must be finite.
+changed recipe is retrained; another torch or Python is not a change) and the SHA-256 of the other files, checked
+before they are used (a damaged file is retrained, and the warning names it), and the weights must be finite.
 """
 
 from __future__ import annotations
@@ -40,10 +40,16 @@ from greenlab.training.translate import DecoderOnlyTranslator, train_translator
 
 
 def _fingerprint(recipe: object) -> str:
-    """A short hash of a recipe (a dataclass) and the versions that could change what it trains."""
+    """A short hash of a recipe (a dataclass) and of greenlab's version, which holds the code that trains it. The
+    torch and Python that trained a model are recorded beside it (`trained_with`), not hashed: another release
+    rounds a little differently, which does not make another model, so upgrading torch keeps the cache."""
     content = json.dumps(asdict(recipe), sort_keys=True)
-    versions = f"torch={torch.__version__} python={sys.version_info[:3]} greenlab={greenlab.__version__}"
-    return hashlib.sha256(f"{content} {versions}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{content} greenlab={greenlab.__version__}".encode()).hexdigest()[:16]
+
+
+def _trained_with() -> dict[str, str]:
+    """The versions of torch and Python training now, recorded in recipe.json."""
+    return {"torch": torch.__version__, "python": ".".join(map(str, sys.version_info[:3]))}
 
 
 @dataclass(frozen=True)
@@ -186,11 +192,12 @@ def train_recipe(r: Recipe, folder: str | Path, *, progress: bool = True) -> Pre
 
 def _write_history_and_recipe(r: Recipe | TranslatorRecipe, folder: Path, history: dict,
                               files: tuple[str, ...]) -> None:
-    """Write history.json, then recipe.json: the recipe, its fingerprint and the SHA-256 of `files`."""
+    """Write history.json, then recipe.json: the recipe, its fingerprint, the SHA-256 of `files` and the versions
+    that trained it."""
     (folder / "history.json").write_text(json.dumps(history))
     checksums = {name: _sha256(folder / name) for name in files}
     (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "sha256": checksums,
-                                                    "recipe": asdict(r)}, indent=1))
+                                                    "trained_with": _trained_with(), "recipe": asdict(r)}, indent=1))
 
 
 def _cache_is_current(r: Recipe | TranslatorRecipe, folder: Path) -> bool:
