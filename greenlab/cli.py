@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from dataclasses import replace
@@ -37,7 +38,8 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         grades = grade(args.submissions, args.out, labs_dir=args.labs, only_lab=args.lab, feedback_dir=args.feedback,
                        timeout_s=args.timeout, cell_timeout_s=args.cell_timeout)
-    except KeyboardInterrupt:  # the teacher's Ctrl-C: not the learner's failure, and not a finished grading
+    except (KeyboardInterrupt, asyncio.CancelledError):  # the teacher's Ctrl-C (while a kernel starts, asyncio
+        # turns it into a cancellation): not the learner's failure, and not a finished grading
         print(f"greenlab grade: interrupted; the submission being run was not graded, and the grades before it "
               f"are in {args.out} and {feedback}", file=sys.stderr)
         return 130
@@ -51,10 +53,13 @@ def _train(args: argparse.Namespace) -> int:
     from greenlab.training import distributed, zoo
 
     if args.config:
-        content = json.loads(Path(args.config).read_text())
-        if isinstance(content, dict) and "recipe" in content:  # a whole recipe.json
-            content = content["recipe"]
-        recipe = zoo.Recipe.from_dict(content)
+        try:
+            content = json.loads(Path(args.config).read_text(encoding="utf-8"))
+            if isinstance(content, dict) and "recipe" in content:  # a whole recipe.json
+                content = content["recipe"]
+            recipe = zoo.Recipe.from_dict(content)
+        except (ValueError, RecursionError) as error:
+            raise ValueError(f"--config {args.config}: {error}") from None
     else:
         recipe = zoo.recipe(args.recipe)
     if args.steps is not None:  # the recipe's warmup, or a tenth of the steps when that is too long
@@ -64,6 +69,9 @@ def _train(args: argparse.Namespace) -> int:
     world = distributed.init_from_env(args.timeout)
     try:
         trained = zoo.train_recipe(recipe, args.out, progress=world.is_main)
+    except KeyboardInterrupt:  # Ctrl-C: the files are written only after the last step, so none is half-done
+        print(f"greenlab train: interrupted; nothing was written to {args.out}", file=sys.stderr)
+        return 130
     except ValueError as error:
         if world.size == 1:
             raise

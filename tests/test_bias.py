@@ -203,6 +203,15 @@ def test_swapping_stereotypical_and_anti_negates_the_gap(templates, tiny_gpt):
     assert gap.mean != 0 and negated.mean == pytest.approx(-gap.mean, abs=1e-6)
 
 
+@pytest.mark.parametrize("resamples", [0, -5, 2.5])
+def test_resamples_must_be_a_whole_number_named_as_such(templates, tiny_gpt, resamples):
+    with pytest.raises(ValueError, match=f"resamples must be a whole number >= 1 .bootstrap resamples., "
+                                         f"got {resamples}"):
+        bias.likelihood_gap(*tiny_gpt, bias.probe_pairs(templates)[:4], resamples=resamples)
+    with pytest.raises(ValueError, match="resamples must be a whole number"):
+        bias.bootstrap_mean([1.0, 2.0], resamples=resamples)
+
+
 def test_pair_gaps_needs_pairs(tiny_gpt):
     with pytest.raises(ValueError, match="no pairs to probe"):
         bias.pair_gaps(*tiny_gpt, [])

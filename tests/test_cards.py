@@ -35,6 +35,21 @@ def test_a_run_without_an_energy_measurement_has_no_emissions_to_state():
         cards.co2_eq_emissions(run, "2 CPU cores")
 
 
+@pytest.mark.parametrize("co2eq_kg, shown", [(float("nan"), "nan"), (float("inf"), "inf"), (-1.0, "-1.0"),
+                                             (None, "None")])
+def test_emissions_that_are_not_a_mass_are_refused_by_name(co2eq_kg, shown):
+    run = Measurement(label="odd run", country="USA", co2eq_kg=co2eq_kg, available=True)
+    with pytest.raises(ValueError, match=f"CO2eq of the run 'odd run' \\(co2eq_kg\\).*got {shown}"):
+        cards.co2_eq_emissions(run, "2 CPU cores")
+
+
+def test_a_history_without_its_measurement_is_a_clear_error(tiny):
+    pretrained = zoo.load(tiny)
+    del pretrained.history["measurement"]
+    with pytest.raises(ValueError, match="holds no measurement of its training run.*retrain=True"):
+        cards.model_card(pretrained)
+
+
 def test_the_dataset_card_states_source_size_and_gaps():
     corpus = load_corpus()
     card = cards.dataset_card(corpus, gaps=["English only"])

@@ -1,6 +1,8 @@
+import os
+
 import pytest
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save_file, save_model
 from torch import nn
 
 from greenlab.foundations.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
@@ -67,6 +69,13 @@ def test_checkpoint_of_another_config_with_the_same_shapes_is_refused(tmp_path, 
         load_checkpoint(other, path)
 
 
+def test_a_checkpoint_without_a_config_is_refused_for_a_model_with_one(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    save_model(GPT(GPTConfig(**TINY_GPT)), str(path))  # no config in its header
+    with pytest.raises(CheckpointError, match="holds no config .it was not saved by save_checkpoint"):
+        load_checkpoint(GPT(GPTConfig(**{**TINY_GPT, "n_head": 2})), path)
+
+
 def test_checkpoint_loads_into_another_attention_kernel(tmp_path):
     model = GPT(GPTConfig(**TINY_GPT))
     path = save_checkpoint(model, tmp_path / "gpt.safetensors")
@@ -92,3 +101,13 @@ def test_checkpoint_with_nan_weights_is_refused_and_the_model_untouched(tmp_path
     with pytest.raises(CheckpointError, match="NaN or infinite values in norm.weight"):
         load_checkpoint(fresh, path)
     assert all(torch.equal(before[key], t) for key, t in fresh.state_dict().items())
+
+
+def test_a_saved_checkpoint_is_readable_as_any_new_file_and_leaves_nothing_behind(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(GPT(GPTConfig(**TINY_GPT)), tmp_path / "gpt.safetensors")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["gpt.safetensors"]

@@ -1,10 +1,12 @@
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 
 from greenlab import cli
+from greenlab.training import zoo
 
 
 def test_doctor_prints_the_machine(capsys, cache, recwarn):
@@ -52,6 +54,16 @@ def test_assign_bad_source_is_a_message_not_a_traceback(tmp_path, capsys):
     assert err.startswith("greenlab assign:") and "Traceback" not in err
 
 
+def test_a_lab_that_is_not_json_or_a_bad_config_is_a_message_naming_the_file(tmp_path, capsys):
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "labs" / "lab99.ipynb").write_text("{not json")
+    assert cli.main(["assign", str(tmp_path / "labs"), str(tmp_path / "out")]) == 2
+    assert f"greenlab assign: {tmp_path / 'labs' / 'lab99.ipynb'} is not a readable notebook" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text("{not json")
+    assert cli.main(["train", "--config", str(tmp_path / "config.json"), "--out", str(tmp_path / "run")]) == 2
+    assert f"greenlab train: --config {tmp_path / 'config.json'}: Expecting" in capsys.readouterr().err
+
+
 def test_conventions_pass(capsys):
     assert cli.main(["conventions"]) == 0
 
@@ -78,4 +90,34 @@ def test_train_with_an_unknown_recipe_or_a_bad_config_is_a_message(tmp_path, cap
     assert "greenlab train: unknown model 'huge'; the zoo has: reference, code, tiny, greener, sliding-window" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text('{"name": "x"}')
     assert cli.main(["train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path)]) == 2
-    assert "greenlab train: not a recipe" in capsys.readouterr().err
+    assert f"greenlab train: --config {tmp_path / 'bad.json'}: not a recipe" in capsys.readouterr().err
+
+
+def test_train_refuses_an_output_that_is_a_file_before_training(tmp_path, cache, capsys):
+    (tmp_path / "taken").write_text("not a folder")
+    assert cli.main(["train", "--recipe", "tiny", "--out", str(tmp_path / "taken")]) == 2
+    assert f"greenlab train: {tmp_path / 'taken'} is a file, not a folder" in capsys.readouterr().err
+    assert not (cache / "ledger.csv").exists()  # nothing was trained
+
+
+@pytest.mark.parametrize("change, needed", [({"model": {"n_layer": 64, "n_embd": 8192, "n_head": 64}}, "GB"),
+                                            ({"training": {"batch_size": 10**9}}, "GB")])
+def test_train_refuses_a_recipe_too_big_for_memory_before_allocating(tmp_path, cache, capsys, change, needed):
+    recipe = json.loads(json.dumps(asdict(zoo.recipe("tiny"))))
+    for part, fields in change.items():
+        recipe[part].update(fields)
+    (tmp_path / "big.json").write_text(json.dumps(recipe))
+    assert cli.main(["train", "--config", str(tmp_path / "big.json"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "needs at least" in err and "make the model or the batch smaller" in err
+    assert not (tmp_path / "out").exists() and not (cache / "ledger.csv").exists()
+
+
+def test_ctrl_c_in_train_is_one_line_and_exit_130_with_nothing_written(tmp_path, cache, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zoo, "train", interrupted)
+    assert cli.main(["train", "--recipe", "tiny", "--out", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err == f"greenlab train: interrupted; nothing was written to {tmp_path / 'run'}\n"
+    assert not any((tmp_path / "run").glob("*"))

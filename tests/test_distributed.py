@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -32,6 +33,13 @@ def test_a_lone_process_is_rank_0_of_1():
     assert distributed.world() == distributed.World(rank=0, local_rank=0, size=1)
     assert distributed.world().is_main and distributed.world().is_machine_main
     assert distributed.rows_per_rank(16, 1) == 16 and distributed.rows_per_rank(16, 4) == 4
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "2.5"])
+def test_a_world_size_that_is_not_a_number_is_named(monkeypatch, value):
+    monkeypatch.setenv("WORLD_SIZE", value)
+    with pytest.raises(distributed.DistributedError, match=f"WORLD_SIZE='{re.escape(value)}' is not a whole number"):
+        distributed.init_from_env()
 
 
 @pytest.mark.parametrize("batch_size, world_size, message", [

@@ -19,6 +19,11 @@ def test_bad_inputs_are_clear_errors(args):
         footprint.training_flops(*args)
 
 
+def test_sizes_beyond_a_float_are_named_not_blamed_on_flops():
+    with pytest.raises(ValueError, match="6 · 1e\\+308 parameters · 1e\\+12 tokens is beyond a float's range"):
+        footprint.estimate(parameters=1e308, tokens=1e12)
+
+
 def test_published_figures_have_sources():
     table = footprint.published_footprints()
     assert {"GPT-3", "BLOOM-176B", "Llama-2-7B"} <= set(table.index)

@@ -120,6 +120,13 @@ def test_bad_input_is_a_clear_message(tmp_path, capsys):
         find_submissions(tmp_path)
     with pytest.raises(ValueError, match="unknown lab 'lab99'"):
         grade(tmp_path, tmp_path / "g.csv", only_lab="lab99")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no lab .lab\\*.ipynb. in .*empty: --labs names the folder"):
+        grade(tmp_path, tmp_path / "g.csv", labs_dir=tmp_path / "empty")
+    (tmp_path / "a folder").mkdir()
+    with pytest.raises(IsADirectoryError, match="--out .*a folder is a folder: name the grades file"):
+        grade(tmp_path, tmp_path / "a folder")
+    assert not list(tmp_path.rglob("*.partial"))
 
 
 def _grader(folder: Path, out: Path, *options: str) -> subprocess.Popen:
@@ -208,3 +215,25 @@ def test_a_copy_of_the_teachers_lab_is_recognised_by_its_checks(tmp_path):
     shutil.copy(LAB00, folder / "ann.ipynb")  # no lab name inside, no lab number in the file name
     grades = grade(folder, tmp_path / "grades.csv", progress=False)
     assert {g.lab for g in grades} == {"lab00_green_ai"} and sum(g.score for g in grades) == 5
+
+
+@pytest.mark.parametrize("name", ["=1+2", "\t=1+2", "  @SUM(A1)", "\r-1", "\n+1"])
+def test_a_formula_after_leading_whitespace_is_quoted_too(tmp_path, name):
+    from greenlab.classroom.grade import Grade, write_csv
+
+    write_csv([Grade(name, "lab00", "ex1", 1, 1, True, "ok")], tmp_path / "grades.csv")
+    rows = list(csv.reader((tmp_path / "grades.csv").open(newline="", encoding="utf-8")))
+    assert {row[0] for row in rows[1:]} == {f"'{name}"}
+
+
+def test_ctrl_c_while_a_kernel_starts_is_the_documented_message(tmp_path, capsys, monkeypatch):
+    import asyncio
+
+    from greenlab.classroom import grade as grade_module
+
+    def cancelled(*args, **kwargs):
+        raise asyncio.CancelledError  # what asyncio makes of SIGINT while nbclient starts a kernel
+
+    monkeypatch.setattr(grade_module, "grade", cancelled)
+    assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "g.csv")]) == 130
+    assert "greenlab grade: interrupted" in capsys.readouterr().err

@@ -102,3 +102,38 @@ def test_a_ledger_with_a_repeated_header_stays_readable(cache):
     ledger.record(_row("second"))
     with pytest.warns(UserWarning, match="repeats its header"):
         assert ledger.table()["run"].tolist() == ["first", "first", "second"]
+
+
+def test_a_bad_line_costs_only_itself_and_is_named_by_number(cache):
+    for label in ("first", "second", "third"):
+        ledger.record(_row(label))
+    lines = ledger.ledger_path().read_bytes().split(b"\n")
+    extra_field = lines[1] + b",one too many"
+    lines[2:2] = [extra_field, b"\xff" + lines[1], b'"unclosed' + lines[1], lines[1].replace(b"1.5", b"slow")]
+    ledger.ledger_path().write_bytes(b"\n".join(lines))
+    with pytest.warns(UserWarning, match=r"4 unreadable line\(s\), skipped: line 3, 4, 5, 6"):
+        assert ledger.table()["run"].tolist() == ["first", "second", "third"]
+    assert not list(cache.glob("ledger.csv.corrupt-*"))
+
+
+def test_a_row_cut_short_by_a_full_disk_costs_only_itself(cache):
+    ledger.record(_row("kept"))
+    ledger.record(_row("cut short"))
+    text = ledger.ledger_path().read_text()
+    ledger.ledger_path().write_text(text[:text.index("cut short") + 3])  # the disk filled up mid-row
+    ledger.record(_row("after"))
+    with pytest.warns(UserWarning, match=r"1 unreadable line\(s\), skipped: line 3"):
+        assert ledger.table()["run"].tolist() == ["kept", "after"]
+
+
+def test_a_label_with_line_breaks_stays_one_row(cache):
+    ledger.record(_row("two\nlines"))
+    ledger.record(_row("next"))
+    assert ledger.table()["run"].tolist() == ["two lines", "next"]
+
+
+def test_a_ledger_that_is_a_folder_is_a_clear_error(cache):
+    ledger.ledger_path().mkdir(parents=True)
+    for call in (ledger.table, lambda: ledger.record(_row("x"))):
+        with pytest.raises(IsADirectoryError, match="is a folder, not a file"):
+            call()

@@ -28,6 +28,8 @@ def test_make_canaries_is_deterministic_for_a_seed():
     ((True,), 2, "each of repeats must be a whole number >= 1, got True"),
     ((), 2, "repeats is empty: give at least one repeat count"),
     ((1, 2, 3, 4, 5, 6, 7), 2, "7 repeat counts × 2 canaries need more than the 12 fake names"),
+    ((1, 4), 0, "per_count must be a whole number >= 1 .canaries for each repeat count., got 0"),
+    ((1, 4), -1, "per_count must be a whole number >= 1"),
 ])
 def test_make_canaries_errors(repeats, per_count, message):
     with pytest.raises(ValueError, match=message):
@@ -116,3 +118,14 @@ def test_extracted_when_greedy_decoding_writes_the_secret(monkeypatch):
 def test_not_extracted_when_greedy_decoding_writes_anything_else(monkeypatch, continuation):
     monkeypatch.setattr(memorisation, "greedy_continuation", lambda *args: continuation)
     assert not memorisation.extracted(None, _Tokenizer(), CANARY)
+
+
+@pytest.mark.parametrize("name, secret, repeats, message", [
+    ("Ada", "", 1, "secret must be one or more digits 0-9, got ''"),
+    ("Ada", "12a4", 1, "secret must be one or more digits"),
+    ("", "1234", 1, "name must be non-empty text"),
+    ("Ada", "1234", 0, "repeats must be a whole number >= 1"),
+])
+def test_a_canary_that_cannot_be_probed_is_refused_by_name(name, secret, repeats, message):
+    with pytest.raises(ValueError, match=message):
+        Canary(name, secret, repeats)

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 import torch
@@ -56,6 +57,8 @@ GOOD = {"question": "What does pass do?", "topic": "pass", "answer": "is a null 
     ([{**GOOD, "topic": "no-such-topic"}], "names the topic 'no-such-topic'"),
     ([{**GOOD, "answer": "is a no-op"}], "does not hold its answer 'is a no-op'"),
     ([GOOD, GOOD], "entry 1 .* repeats the question"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ([GOOD, [GOOD]], "entry 1 .* exactly the fields question, topic, answer, got list"),
 ])
 def test_a_bad_question_set_is_a_clear_error_naming_the_entry(tmp_path, entries, message):
     with pytest.raises(ValueError, match=message):
@@ -133,3 +136,9 @@ def test_recall_is_exact_on_a_small_index():
     asked = [qa.Question("where is epsilon?", "b", "epsilon zeta"), qa.Question("alpha?", "a", "beta gamma")]
     assert qa.recall_at_k(small, asked, 1) == 1.0
     assert qa.recall_at_k(small, [qa.Question("zeta?", "a", "alpha beta")], 1) == 0.0
+
+
+@pytest.mark.parametrize("reply", [None, 3, ["the answer"]])
+def test_a_reply_that_is_not_text_is_a_clear_error(reply, questions):
+    with pytest.raises(ValueError, match=f"a reply must be text.*got {re.escape(repr(reply))}"):
+        qa.score([reply], questions[:1])

@@ -83,6 +83,8 @@ def test_check_whole_refuses_a_bad_count_by_name_and_value(value, minimum, maxim
 
 def test_check_whole_gives_back_a_good_count_and_raises_the_error_asked_for():
     assert settings.check_whole("n", 5, 1, 5) == 5 and settings.check_whole("n", 0, minimum=0) == 0
+    numpy_count = settings.check_whole("n", np.int64(10))  # e.g. a count from a NumPy array
+    assert numpy_count == 10 and type(numpy_count) is int
 
     class FieldError(ValueError):
         pass

@@ -145,9 +145,9 @@ def test_encoding_a_long_chunk_equals_the_plain_loop(bpe):
         assert encode_bytes(data, bpe.merge_table) == _plain_encode(data, bpe.merge_table)
 
 
-def _merges_file(tmp_path, merges, special_tokens):
+def _merges_file(tmp_path, merges, special_tokens, pattern="\\S+|\\s+"):
     path = tmp_path / "tokenizer.json"
-    path.write_text(json.dumps({"format": "greenlab-bpe", "version": 1, "pattern": "\\S+|\\s+",
+    path.write_text(json.dumps({"format": "greenlab-bpe", "version": 1, "pattern": pattern,
                                 "special_tokens": special_tokens,
                                 "merges": [{"left": a, "right": b, "id": c} for a, b, c in merges]}))
     return path
@@ -165,6 +165,16 @@ def _merges_file(tmp_path, merges, special_tokens):
 def test_a_tokenizer_file_that_would_decode_wrongly_is_refused(tmp_path, merges, special_tokens, message):
     with pytest.raises(ValueError, match=f"is not a greenlab BPE tokenizer file.*{message}"):
         BPETokenizer.load(_merges_file(tmp_path, merges, special_tokens))
+
+
+@pytest.mark.parametrize("merges, pattern, message", [
+    ([(97, 98, 100000)], "\\S+|\\s+", "token ids must run from 0 to 256 without a gap, but one is 100000"),
+    ([(97, 98, 256)], "", "split pattern '' loses text"),
+    ([(97, 98, 256)], "[a-z]+", "split pattern '\\[a-z\\]\\+' loses text: .* comes back as 'elloorld"),
+])
+def test_a_tokenizer_file_that_loses_text_or_skips_ids_is_refused(tmp_path, merges, pattern, message):
+    with pytest.raises(ValueError, match=f"is not a greenlab BPE tokenizer file.*{message}"):
+        BPETokenizer.load(_merges_file(tmp_path, merges, {}, pattern))
 
 
 def test_one_special_token_may_be_named_as_a_string(bpe):

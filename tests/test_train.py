@@ -7,8 +7,9 @@ from torch import nn
 from greenlab.foundations import ledger
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training import train as train_module
-from greenlab.training.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, learning_rate_at,
-                            make_optimizer, newton_schulz, text_bits_per_character, text_loss, train)
+from greenlab.training.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, evaluates_after,
+                                     learning_rate_at, make_optimizer, newton_schulz, text_bits_per_character,
+                                     text_loss, train)
 
 VOCAB = 256
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
@@ -189,3 +190,10 @@ class _FlatModel(nn.Module):
 
     def forward(self, ids):
         return self.linear(ids[:, :1].float())
+
+
+def test_a_run_evaluates_every_interval_and_after_its_last_step_whatever_its_length():
+    config = TrainConfig(steps=25, eval_interval=10, warmup_steps=1)
+    assert [step for step in range(25) if evaluates_after(step, config)] == [9, 19, 24]
+    huge = TrainConfig(steps=10**12, eval_interval=10, warmup_steps=1)  # decided step by step: no set of every step
+    assert evaluates_after(10**12 - 1, huge) and not evaluates_after(10**12 - 2, huge)

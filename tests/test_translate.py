@@ -95,6 +95,10 @@ def test_the_decoder_only_translator_learns_pairs_and_decodes_as_gpt_generate(ca
     (lambda m, v: translate(m, v, ["ab"], beam_width=3), "beam search .beam_width=3. is written for the "
                                                          "encoder–decoder"),
     (lambda m, v: translate(m, v, ["ab"], max_new_tokens=9), "max_new_tokens must be a whole number from 1 to 8"),
+    (lambda m, v: translate(m, v, ["ab"], max_new_tokens=0), "max_new_tokens must be a whole number from 1 to 8"),
+    (lambda m, v: translate(m, v, "ab"), "sources must be a list of texts .one sentence each., got 'ab'"),
+    (lambda m, v: translate(m, v, ["ab", 3]), "sources must be a list of texts"),
+    (lambda m, v: translate(m, v, ["ab"], batch_size=0), "batch_size must be a whole number >= 1"),
 ])
 def test_bad_decoder_only_input_is_named(call, message):
     vocabulary = PairVocabulary(PAIRS)

@@ -1,3 +1,4 @@
+import hashlib
 import importlib.util
 import json
 import platform
@@ -56,6 +57,22 @@ def test_a_changed_recipe_is_retrained(tiny, monkeypatch):
         assert zoo.load(tiny, progress=False).trained_now
 
 
+@pytest.mark.parametrize("checksums", ["absent", None, "abc", {}, {"model.safetensors": "abc"}])
+def test_a_recipe_json_without_valid_checksums_is_retrained_and_repaired(tiny, checksums):
+    zoo.load(tiny, progress=False)
+    path = zoo.folder_of(tiny) / "recipe.json"
+    stored = json.loads(path.read_text())
+    if checksums == "absent":
+        del stored["sha256"]
+    else:
+        stored["sha256"] = checksums
+    path.write_text(json.dumps(stored))
+    (zoo.folder_of(tiny) / "history.json").write_text("garbage")
+    with pytest.warns(UserWarning, match="does not hold a SHA-256 for each of"):
+        assert zoo.load(tiny, progress=False).trained_now
+    assert not zoo.load(tiny, progress=False).trained_now  # repaired
+
+
 def test_a_corrupt_cache_is_retrained_with_a_warning(tiny):
     zoo.load(tiny, progress=False)
     (zoo.folder_of(tiny) / "model.safetensors").write_bytes(b"garbage")
@@ -86,15 +103,15 @@ def test_a_damaged_cached_file_is_named_and_retrained(tiny, damaged):
     assert not zoo.load(tiny, progress=False).trained_now  # the retrained cache is whole again
 
 
-def test_non_finite_weights_in_a_cache_without_checksums_are_retrained(tiny):
+def test_non_finite_weights_are_retrained_even_when_their_checksum_matches(tiny):
     pretrained = zoo.load(tiny, progress=False)
     folder = zoo.folder_of(tiny)
-    stored = json.loads((folder / "recipe.json").read_text())
-    del stored["sha256"]  # a cache written before checksums
-    (folder / "recipe.json").write_text(json.dumps(stored))
     with torch.no_grad():
         pretrained.model.wte.weight[0, 0] = float("nan")
     save_checkpoint(pretrained.model, folder / "model.safetensors")
+    stored = json.loads((folder / "recipe.json").read_text())
+    stored["sha256"]["model.safetensors"] = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    (folder / "recipe.json").write_text(json.dumps(stored))  # the NaN was there when the cache was written
     with pytest.warns(UserWarning, match="holds NaN or infinite values in lm_head.weight"):
         assert zoo.load(tiny, progress=False).trained_now
 
@@ -187,3 +204,27 @@ def test_the_shipped_ablation_table_is_the_benchmarks_current_ablation():
     assert list(zip(shipped.change, shipped.verdict)) == [(change, verdict) for change, verdict, _ in rows]
     greener = shipped[shipped.change.str.endswith("the greener recipe")].iloc[0]
     assert greener.bits_per_char < shipped.bits_per_char.iloc[0]  # the measurement the notebook reads
+
+
+def _load_tiny(cache_folder: str, start) -> None:
+    import os
+
+    os.environ["GREENLAB_CACHE"] = cache_folder
+    start.wait()  # both processes ask for the model at the same moment
+    zoo.load("tiny", progress=False)
+
+
+def test_two_processes_asking_at_once_train_the_model_once(tiny, cache):
+    import multiprocessing
+
+    from greenlab.foundations import ledger
+
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    askers = [context.Process(target=_load_tiny, args=(str(cache), start)) for _ in range(2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(timeout=120)
+    assert [asker.exitcode for asker in askers] == [0, 0]
+    assert (ledger.load()["label"] == "zoo: train tiny (cpu)").sum() == 1

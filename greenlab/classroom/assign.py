@@ -55,7 +55,11 @@ def student_version(source: str | Path) -> tuple[nbformat.NotebookNode, int]:
     """The student version of the lab `source`, in memory, and how many solutions it lost. A notebook without any
     solution block is refused: its copy would hand out the lab as it is."""
     source = Path(source)
-    notebook = nbformat.read(source, as_version=4)
+    try:
+        notebook = nbformat.read(source, as_version=4)
+    except Exception as error:  # nbformat raises JSON, validation and encoding errors of its own kinds
+        raise ValueError(f"{source} is not a readable notebook ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else 'no detail'})") from None
     notebook.metadata["greenlab"] = {"lab": source.stem}  # so that `greenlab grade` knows which lab this is
     removed = 0
     for index, cell in enumerate(notebook.cells):

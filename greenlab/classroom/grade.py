@@ -205,6 +205,8 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
           cell_timeout_s: float = 120, progress: bool = True) -> list[Grade]:
     """Grade every notebook under `submissions`; write the CSV `out` and one Markdown feedback file per learner."""
     labs = {p.stem: p for p in sorted(Path(labs_dir).glob("lab*.ipynb"))}
+    if not labs:
+        raise ValueError(f"no lab (lab*.ipynb) in {labs_dir}: --labs names the folder of the teacher's labs")
     if only_lab is not None and only_lab not in labs:
         raise ValueError(f"unknown lab {only_lab!r}; the labs are: {', '.join(labs)}")
     exercises = {name: lab_exercises(path) for name, path in labs.items()}
@@ -247,22 +249,35 @@ def totals(grades: list[Grade]) -> dict[tuple[str, str], tuple[int, int]]:
 
 
 def _cell(value: object) -> object:
-    """A spreadsheet shows text starting with = + - @ as a formula: quote it."""
-    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+    """A spreadsheet reads text starting with = + - @ as a formula, also after leading spaces, tabs or line breaks
+    (which may also start one themselves): quote it."""
+    formula = isinstance(value, str) and (value.lstrip()[:1] in ("=", "+", "-", "@") or value[:1] in ("\t", "\r"))
+    return f"'{value}" if formula else value
 
 
 def write_csv(grades: list[Grade], path: Path) -> None:
     """One row per learner and exercise, then a TOTAL row per learner and lab; written whole or not at all."""
+    check_grades_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    with partial.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["learner", "lab", "exercise", "points", "score", "passed", "message"])
-        for g in grades:
-            writer.writerow(map(_cell, [g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message]))
-        for (learner, lab), (score, points) in totals(grades).items():
-            writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, points > 0 and score == points, ""]))
-    partial.replace(path)
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["learner", "lab", "exercise", "points", "score", "passed", "message"])
+            for g in grades:
+                writer.writerow(map(_cell, [g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message]))
+            for (learner, lab), (score, points) in totals(grades).items():
+                writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, points > 0 and score == points, ""]))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def check_grades_path(path: Path) -> Path:
+    """`path` when a grades table can be written there; an IsADirectoryError naming it when it is a folder."""
+    if path.is_dir():
+        raise IsADirectoryError(f"--out {path} is a folder: name the grades file, e.g. {path / 'grades.csv'}")
+    return path
 
 
 def write_feedback(grades: list[Grade], folder: Path) -> None:

@@ -11,6 +11,7 @@ weight is NaN or infinite; a file that fails any check leaves the model untouche
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -34,13 +35,23 @@ def _config_of(model: torch.nn.Module) -> dict | None:
 
 
 def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | None = None) -> Path:
-    """Save the model's weights, its config (when it has one) and a JSON-able `metadata` dict as safetensors."""
+    """Save the model's weights, its config (when it has one) and a JSON-able `metadata` dict as safetensors. The
+    file appears whole or not at all, readable as any new file is (safetensors alone writes it for its owner only,
+    which a shared run folder cannot read)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = {"greenlab": json.dumps(metadata or {})}
     if (config := _config_of(model)) is not None:
         header["config"] = json.dumps(config)
-    save_model(model, str(path), metadata=header)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        save_model(model, str(partial), metadata=header)
+        umask = os.umask(0)
+        os.umask(umask)
+        partial.chmod(0o666 & ~umask)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -48,8 +59,8 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path) -> dict:
     """Load weights saved by `save_checkpoint` into `model` (strictly); return the saved metadata dict.
 
     Refused with a CheckpointError naming the path: a file saved from a model of another config (even when the
-    tensor shapes agree, e.g. another n_head or window), tensors of another shape or kind (integers where the
-    model has floats), and NaN or infinite weights.
+    tensor shapes agree, e.g. another n_head or window) or with no config for a model that has one, tensors of
+    another shape or kind (integers where the model has floats), and NaN or infinite weights.
     """
     path = Path(path)
     if not path.is_file():
@@ -63,6 +74,9 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path) -> dict:
     except Exception as error:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({error})") from None
     config = _config_of(model)
+    if saved_config is None and config is not None:
+        raise CheckpointError(f"{path} holds no config (it was not saved by save_checkpoint; safetensors' "
+                              f"save_model, say): whether it fits this model's n_head or window cannot be checked")
     if saved_config is not None and config is not None:
         differences = [f"{name}={saved_config.get(name)!r} in the file, {config.get(name)!r} in the model"
                        for name in sorted(set(saved_config) | set(config))

@@ -119,13 +119,17 @@ def read_text_records(path: Path, fields: tuple[str, ...], key: str, what: str, 
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read the {what} {path}: {error}") from None
+    except RecursionError:
+        raise ValueError(f"cannot read the {what} {path}: its JSON is nested too deeply (a list of flat records "
+                         f"is expected)") from None
     if not isinstance(records, list) or not records:
         raise ValueError(f"the {what} {path} must be a non-empty JSON list, got {type(records).__name__}")
     seen = set()
     for number, record in enumerate(records):
         where = f"{item} {number} of {path.name}"
         if not isinstance(record, dict) or set(record) != set(fields):
-            raise ValueError(f"{where} must be an object with exactly the fields {', '.join(fields)}, got {record!r}")
+            got = f"the fields {', '.join(map(str, record))}" if isinstance(record, dict) else type(record).__name__
+            raise ValueError(f"{where} must be an object with exactly the fields {', '.join(fields)}, got {got}")
         if not all(isinstance(record[field], str) and record[field].strip() for field in fields):
             raise ValueError(f"{where} has an empty or non-text field: {record!r}")
         if record[key] in seen:

@@ -14,6 +14,7 @@ they run (`start_hours`, the hourly carbon intensity of a few grids in data/grid
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -38,7 +39,11 @@ def _positive(**values: float) -> None:
 def training_flops(n_params: float, n_tokens: float) -> float:
     """Training compute C ≈ 6·N·D floating-point operations (Kaplan et al. 2020)."""
     _positive(n_params=n_params, n_tokens=n_tokens)
-    return 6 * n_params * n_tokens
+    flops = 6 * n_params * n_tokens
+    if not math.isfinite(flops):
+        raise ValueError(f"6 · {n_params:g} parameters · {n_tokens:g} tokens is beyond a float's range: give real "
+                         f"sizes (GPT-3: 1.75e11 parameters, 3e11 tokens)")
+    return flops
 
 
 def accelerator_hours(flops: float, achieved_flops_per_s: float) -> float:

@@ -12,6 +12,7 @@ and its quality in `bits_per_char`; `ledger.models()` gathers those for a qualit
 from __future__ import annotations
 
 import csv
+import io
 import os
 import warnings
 from datetime import datetime, timezone
@@ -41,71 +42,117 @@ def ledger_path() -> Path:
     return cache_dir() / "ledger.csv"
 
 
-def _header(path: Path) -> list[str] | None:
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        return next(csv.reader(f), None)
+def _check_is_file(path: Path) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(f"the green ledger {path} is a folder, not a file: move it away, or set "
+                                f"GREENLAB_CACHE to another folder")
+
+
+def _read(path: Path) -> tuple[list[str] | None, list[str], list[int]]:
+    """The header, the good rows as lines and the numbers of the bad lines. A row is one line (`record` writes no
+    line break inside a field) of UTF-8 with its quotes closed, at least the run columns and at most the header's,
+    its numbers numbers. A bad line costs only itself."""
+    header, rows, bad = None, [], []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8").rstrip("\r")
+            fields = next(csv.reader([line], strict=True), [])
+        except (UnicodeDecodeError, csv.Error):
+            line, fields = "", None
+        if number == 1:
+            header = fields
+        elif fields == [] or fields == header:  # a blank line; a header among the rows, which `load` reports
+            rows += [line] if fields else []
+        elif fields is None or not len(RUN_COLUMNS) <= len(fields) <= len(header) \
+                or not all(_is_number(value) for value, column in zip(fields, header) if column in NUMERIC):
+            bad.append(number)
+        else:
+            rows.append(line)
+    return header, rows, bad
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value or "nan")
+    except ValueError:
+        return False
+    return True
 
 
 def _set_aside(path: Path, why: str) -> None:
-    """Rename an unreadable ledger (kept for inspection) so that a new one begins, with a warning."""
+    """Rename a file that is not a ledger (kept for inspection) so that a new one begins, with a warning."""
     backup = path.with_name(f"{path.name}.corrupt-{datetime.now():%Y%m%d%H%M%S%f}")
     path.rename(backup)
     warnings.warn(f"the green ledger {path} was unreadable ({why}); it was moved to {backup} and a new one started")
 
 
-def _set_aside_if_corrupt(path: Path) -> None:
-    """Keep a valid ledger, add the model columns to one written before they existed, set anything else aside."""
-    if not path.exists():
+def _warn_of_bad_lines(path: Path, bad: list[int]) -> None:
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        warnings.warn(f"the green ledger {path} has {len(bad)} unreadable line(s), skipped: line {shown} (a hand "
+                      f"edit, or a row cut short by a full disk?); every other row is read")
+
+
+def _upgrade_if_old(path: Path) -> None:
+    """Keep a ledger, add the model columns to one written before they existed, set aside a file that is not one."""
+    if not path.exists() or path.stat().st_size == 0:
         return
-    header = _header(path)
+    header, rows, bad = _read(path)
     if header == RUN_COLUMNS:
-        try:
-            upgraded = pd.read_csv(path).reindex(columns=COLUMNS)
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-            _set_aside(path, str(error))
-            return
+        _warn_of_bad_lines(path, bad)
         temporary = path.with_name(f"{path.name}.upgrading")
-        upgraded.to_csv(temporary, index=False)
+        temporary.write_text("\n".join([",".join(COLUMNS), *rows, ""]), encoding="utf-8")  # short rows read blank
         os.replace(temporary, path)  # all at once: a crash leaves the old ledger or the new one, never half
     elif header != COLUMNS:
-        _set_aside(path, "not a ledger")
+        _set_aside(path, "not a ledger: its first line is not the ledger's header")
+
+
+def _ends_a_line(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def _one_line(value: object) -> object:
+    return " ".join(value.splitlines()) if isinstance(value, str) else value
 
 
 def record(row: dict) -> None:
-    """Append one run (a dict with the ledger's columns; `session` is filled in) to the ledger. A lock file makes
-    each append whole, so processes that write at once (two notebooks, a test run) never write a second header."""
+    """Append one run (a dict with the ledger's columns; `session` is filled in) to the ledger, as one line in one
+    write. A lock file makes each append whole, so processes that write at once (two notebooks, a test run) never
+    write a second header; a line left unfinished (a full disk) is ended first, so it costs only itself."""
     path = ledger_path()
+    _check_is_file(path)
     with FileLock(path.with_name(f"{path.name}.lock")):
-        _set_aside_if_corrupt(path)
-        is_new = not path.exists() or path.stat().st_size == 0
+        _upgrade_if_old(path)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        if not path.exists() or path.stat().st_size == 0:
+            writer.writeheader()
+        elif not _ends_a_line(path):
+            text.write("\n")
+        writer.writerow({key: _one_line(value) for key, value in {**row, "session": SESSION}.items()})
         with path.open("a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-            if is_new:
-                writer.writeheader()
-            writer.writerow({**row, "session": SESSION})
-
-
-def _without_repeated_headers(runs: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The runs without header lines found among the rows (two ledgers joined into one file), numbers as numbers."""
-    repeated = runs["timestamp"] == "timestamp"
-    if repeated.any():
-        warnings.warn(f"the green ledger {path} repeats its header on {int(repeated.sum())} line(s) (two ledgers "
-                      f"joined into one file?); those lines are skipped")
-        runs = runs[~repeated].reset_index(drop=True)
-    return runs.assign(**{column: pd.to_numeric(runs[column], errors="coerce") for column in NUMERIC})
+            f.write(text.getvalue())
 
 
 def load() -> pd.DataFrame:
-    """Every recorded run as a DataFrame (empty when nothing was recorded yet)."""
+    """Every recorded run as a DataFrame (empty when nothing was recorded yet). Lines that are not rows are skipped
+    with a warning that gives their numbers; header lines among the rows (two ledgers joined) too."""
     path = ledger_path()
-    if not path.exists():
+    _check_is_file(path)
+    _upgrade_if_old(path)
+    if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=COLUMNS)
-    try:
-        _set_aside_if_corrupt(path)
-        return _without_repeated_headers(pd.read_csv(path), path) if path.exists() else pd.DataFrame(columns=COLUMNS)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        _set_aside(path, str(error))
-        return pd.DataFrame(columns=COLUMNS)
+    _, rows, bad = _read(path)
+    header = ",".join(COLUMNS)
+    repeated = sum(row == header for row in rows)
+    if repeated:
+        warnings.warn(f"the green ledger {path} repeats its header on {repeated} line(s) (two ledgers joined into "
+                      f"one file?); those lines are skipped")
+    _warn_of_bad_lines(path, bad)
+    runs = pd.read_csv(io.StringIO("\n".join([header, *(row for row in rows if row != header)])))
+    return runs.assign(**{column: pd.to_numeric(runs[column], errors="coerce") for column in NUMERIC})
 
 
 def with_energy_parts(runs: pd.DataFrame) -> pd.DataFrame:

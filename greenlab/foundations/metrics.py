@@ -183,11 +183,19 @@ def chrf(hypotheses: list[str], references: list[str]) -> float:
     return sacrebleu.corpus_chrf(hypotheses, [references]).score
 
 
+def _check_reply(reply: object) -> str:
+    """`reply` itself when it is text (an empty reply is a reply); else a ValueError naming it."""
+    if not isinstance(reply, str):
+        raise ValueError(f"a reply must be text (a str, empty when nothing was said), got {reply!r}")
+    return reply
+
+
 def contains_answer(reply: str, answer: str) -> bool:
     """Whether `reply` holds the answer phrase word for word: case is ignored, and any run of whitespace (a line
     break included) counts as one space. A strict test: a reply that says the same in other words fails it."""
     if not isinstance(answer, str) or not answer.split():
         raise ValueError(f"the answer must be a non-empty phrase, got {answer!r}")
+    _check_reply(reply)
     return " ".join(answer.lower().split()) in " ".join(reply.lower().split())
 
 
@@ -195,10 +203,10 @@ def answer_word_recall(reply: str, answer: str) -> float:
     """The share (0-1) of the answer's distinct words (runs of letters and digits, lower-cased) found anywhere in
     `reply`: partial credit, where `contains_answer` gives none. Words in any order count, so it flatters a reply
     that merely repeats the question's vocabulary; read it beside `contains_answer`."""
-    answer_words = set(_WORD.findall(answer.lower()))
+    answer_words = set(_WORD.findall(answer.lower())) if isinstance(answer, str) else set()
     if not answer_words:
         raise ValueError(f"the answer must contain a word, got {answer!r}")
-    return len(answer_words & set(_WORD.findall(reply.lower()))) / len(answer_words)
+    return len(answer_words & set(_WORD.findall(_check_reply(reply).lower()))) / len(answer_words)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

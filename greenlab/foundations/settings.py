@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository, above greenlab/fou
 DATA_DIR = ROOT / "data"
 
 PROFILES = ("cpu", "gpu")
-DEFAULT_COUNTRY = "USA"  # a grid near the world average (~370 gCO2eq/kWh in codecarbon's 2023 data)
+DEFAULT_COUNTRY = "USA"  # ~370 gCO2eq/kWh in codecarbon's data, below the world's 480 (Ember, 2023)
 
 _OFFLINE_FLAGS = ("GREENLAB_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 _PROBE_HOST = ("huggingface.co", 443)
@@ -124,13 +124,13 @@ def require(module: str, extra: str) -> ModuleType:
 
 def check_whole(name: str, value: object, minimum: int = 1, maximum: int | None = None, *, why: str = "",
                 error: type[ValueError] = ValueError) -> int:
-    """`value` when it is a whole number (an int, not a bool) from `minimum` to `maximum`; else `error` naming it
-    (and `why`, a reason in parentheses, after the bounds)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
+    """`value` as an int when it is a whole number (an int or NumPy's, not a bool) from `minimum` to `maximum`; else
+    `error` naming it (and `why`, a reason in parentheses, after the bounds)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
             or (maximum is not None and value > maximum):
         bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         raise error(f"{name} must be a whole number {bounds}{f' ({why})' if why else ''}, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_number(name: str, value: object, *, at_least: float | None = None, above: float | None = None,

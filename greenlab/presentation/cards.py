@@ -22,6 +22,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardDa
 
 from greenlab.foundations.data import Corpus
 from greenlab.foundations.energy import Measurement, format_energy
+from greenlab.foundations.settings import check_number
 from greenlab.training.zoo import Pretrained
 
 MODEL_CARD_TEMPLATE = """---
@@ -78,7 +79,9 @@ def co2_eq_emissions(measurement: Measurement, hardware: str, training_type: str
     """The Hub's `co2_eq_emissions` metadata for a measured training run: grams of CO2eq and how they were found."""
     if not measurement.available:
         raise ValueError(f"the run {measurement.label!r} has no energy measurement: its card cannot state emissions")
-    return {"emissions": round(measurement.co2eq_kg * 1000, 4), "source": "codecarbon",
+    grams = check_number(f"the CO2eq of the run {measurement.label!r} (co2eq_kg)", measurement.co2eq_kg,
+                         at_least=0) * 1000
+    return {"emissions": round(grams, 4), "source": "codecarbon",
             "training_type": training_type, "geographical_location": measurement.country, "hardware_used": hardware}
 
 
@@ -89,6 +92,9 @@ def _bullets(lines: list[str]) -> str:
 def model_card(pretrained: Pretrained, findings: list[str] | None = None, hardware: str | None = None) -> ModelCard:
     """A model card for a zoo model, filled from its recipe and the ledger row of its training run."""
     recipe, history = pretrained.recipe, pretrained.history
+    if not isinstance(history.get("measurement"), dict):
+        raise ValueError(f"the history of {recipe.name!r} holds no measurement of its training run (the "
+                         f"'measurement' field): train it again, zoo.load({recipe.name!r}, retrain=True)")
     measurement = Measurement.from_row(history["measurement"])
     config, training = recipe.model, recipe.training
     data = ModelCardData(language="en", license="mit", library_name="pytorch", pipeline_tag="text-generation",

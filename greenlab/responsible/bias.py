@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from greenlab.foundations.settings import DATA_DIR, check_number
+from greenlab.foundations.settings import DATA_DIR, check_number, check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT
 from greenlab.training.probe_models import log_likelihoods
@@ -183,6 +183,7 @@ def bootstrap_mean(values: list[float], strata: list[str] | None = None, resampl
     """The mean of `values` and the 2.5th and 97.5th percentiles of the means of `resamples` resamples, drawn with
     replacement (seeded) within each stratum, so every resample keeps as many values of each stratum as the data.
     Without strata, all values are one stratum."""
+    check_whole("resamples", resamples, why="bootstrap resamples")
     if len(values) < 2:
         raise ValueError(f"a bootstrap interval needs at least 2 values, got {len(values)}")
     strata = strata if strata is not None else [""] * len(values)
@@ -213,4 +214,5 @@ def likelihood_gap(model: GPT, tokenizer: BPETokenizer, pairs: list[BiasPair], r
     interval: above 0 the model prefers the stereotype. The bootstrap resamples within each stratum (a template and
     a gender): a template's own preference for "his" or "her" adds to the gaps of one gender's occupations and takes
     from the other's, and cancels only when both keep their numbers."""
+    check_whole("resamples", resamples, why="bootstrap resamples")  # before the model's work
     return bootstrap_mean(pair_gaps(model, tokenizer, pairs), [p.stratum for p in pairs], resamples, seed)

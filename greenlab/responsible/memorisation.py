@@ -38,6 +38,13 @@ class Canary:
     secret: str
     repeats: int
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"a canary's name must be non-empty text, got {self.name!r}")
+        if not isinstance(self.secret, str) or not self.secret.isdigit() or not self.secret.isascii():
+            raise ValueError(f"a canary's secret must be one or more digits 0-9, got {self.secret!r}")
+        check_whole("a canary's repeats", self.repeats, why="how often it is planted")
+
     @property
     def prefix(self) -> str:
         return f"the access code of {self.name} is"
@@ -61,6 +68,7 @@ def make_canaries(repeats: tuple[int, ...] = (1, 4, 16, 64), per_count: int = 2,
         raise ValueError("repeats is empty: give at least one repeat count")
     for repeat in repeats:
         check_whole("each of repeats", repeat)
+    check_whole("per_count", per_count, why="canaries for each repeat count")
     if len(repeats) * per_count > len(FAKE_NAMES):
         raise ValueError(f"{len(repeats)} repeat counts × {per_count} canaries need more than the "
                          f"{len(FAKE_NAMES)} fake names")

@@ -7,7 +7,8 @@ its machine, the WORLD_SIZE N and where to meet (MASTER_ADDR, MASTER_PORT). `ini
 process group: gloo between CPU processes, NCCL between GPUs. `greenlab.training.train.train` then wraps the model in
 `DistributedDataParallel`, which, during every backward pass, averages each gradient over the N ranks (an
 all-reduce, bucket by bucket, overlapped with the rest of the backward pass). Every rank then takes the same
-optimizer step from the same weights, and the N replicas stay equal without ever sending a weight.
+optimizer step from the same weights, and the N replicas stay equal: once DDP has sent rank 0's initial weights
+to every rank, at its construction, only gradients travel.
 
 How the work is split: every rank draws the same global batch of `batch_size` windows from the same seeded
 generator and keeps its own slice of batch_size / N rows. The loss is a mean over rows, so the mean of the N
@@ -67,17 +68,29 @@ def world() -> World:
     if not (dist.is_available() and dist.is_initialized()):
         return World()
     rank = dist.get_rank()
-    return World(rank=rank, local_rank=int(os.environ.get("LOCAL_RANK", rank)), size=dist.get_world_size())
+    return World(rank=rank, local_rank=environment_whole("LOCAL_RANK", rank), size=dist.get_world_size())
+
+
+def environment_whole(name: str, default: int) -> int:
+    """The whole number in environment variable `name` (as torchrun sets it), `default` when unset; a
+    DistributedError naming the variable and its value otherwise."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise DistributedError(f"{name}={value!r} is not a whole number: torchrun sets it (unset it to run "
+                               f"one process)")
+    return int(value)
 
 
 def init_from_env(timeout_s: float = DEFAULT_TIMEOUT_S) -> World:
     """Join the job that torchrun (or any launcher setting RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT) started:
     gloo on CPUs, NCCL on GPUs, each GPU rank on its own GPU. Without those variables, a lone process."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = environment_whole("WORLD_SIZE", 1)
     if size > 1 and not dist.is_initialized():
         use_gpus = settings.device().type == "cuda"
         if use_gpus:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(environment_whole("LOCAL_RANK", 0))
         try:
             dist.init_process_group("nccl" if use_gpus else "gloo", timeout=timedelta(seconds=timeout_s))
         except dist.DistError as error:  # e.g. a rank that never started

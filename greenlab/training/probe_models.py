@@ -5,11 +5,11 @@
 
 Bias in, bias out and memorisation are measured the same way: mix some text (skewed sentences, planted secrets)
 into the training data of a small model, train it, and probe what it learned. Each run trains a 2-layer GPT (width
-64, context 64) for 300 steps on the training split of the default corpus followed by the extra documents, about
+64, context 32) for 300 steps on the training split of the default corpus followed by the extra documents, about
 ten seconds on 2 cores. The tokenizer is the reference model's, so every probe model reads text the same way.
 
 A run is cached under `GREENLAB_CACHE/probes/`, named by a hash of everything that decides its weights (the
-documents, the tokenizer, the architecture and schedule, the library versions); the checkpoint is safetensors,
+documents, the tokenizer, the architecture and schedule, greenlab's version); the checkpoint is safetensors,
 loaded with its config checked, and the measured cost of the run is kept beside it.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from dataclasses import asdict, dataclass
 
 import torch
@@ -39,7 +38,7 @@ BASE_EVERY = 4  # every 4th training document of the default corpus (a quarter o
 
 
 def probe_config(tokenizer: BPETokenizer) -> GPTConfig:
-    """The probe models' architecture: 2 layers, 2 heads, width 64, context 64, over the tokenizer's vocabulary."""
+    """The probe models' architecture: 2 layers, 2 heads, width 64, context 32, over the tokenizer's vocabulary."""
     return GPTConfig(vocab_size=tokenizer.vocab_size, block_size=PROBE_TRAINING.block_size, n_layer=2, n_head=2,
                      n_embd=64)
 
@@ -54,23 +53,30 @@ class ProbeRun:
 
 
 def _run_name(documents: list[str], tokenizer: BPETokenizer, config: GPTConfig, training: TrainConfig) -> str:
-    """A hash of everything that decides a probe model's weights."""
+    """A hash of everything that decides a probe model's weights: as for the zoo's models, another torch or Python
+    rounds a little differently but does not make another model."""
     content = json.dumps({"documents": documents, "merges": tokenizer.merges,
                           "special_tokens": tokenizer.special_tokens, "model": asdict(config),
-                          "training": asdict(training), "torch": torch.__version__,
-                          "python": list(sys.version_info[:3]), "greenlab": greenlab.__version__})
+                          "training": asdict(training), "greenlab": greenlab.__version__})
     return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def training_documents(extra_documents: list[str]) -> list[str]:
+    """What a probe model trains on: a share of the default corpus's training documents, then `extra_documents`.
+    Its batches are windows drawn at random from all of it, so a document is drawn in proportion to its share of
+    the tokens."""
+    if (isinstance(extra_documents, str) or not extra_documents
+            or not all(isinstance(d, str) and d for d in extra_documents)):
+        raise ValueError("extra_documents must be a non-empty list of non-empty strings")
+    return load_corpus("pydoc").train_documents[::BASE_EVERY] + list(extra_documents)
 
 
 def train_mixed(extra_documents: list[str], tokenizer: BPETokenizer, *, label: str,
                 training: TrainConfig = PROBE_TRAINING, progress: bool = False) -> ProbeRun:
     """A probe model trained on the default corpus's training split plus `extra_documents` (from the cache when
     this very run was made before). Validation is the default corpus's validation split, untouched."""
-    if (isinstance(extra_documents, str) or not extra_documents
-            or not all(isinstance(d, str) and d for d in extra_documents)):
-        raise ValueError("extra_documents must be a non-empty list of non-empty strings")
+    documents = training_documents(extra_documents)
     corpus = load_corpus("pydoc")
-    documents = corpus.train_documents[::BASE_EVERY] + list(extra_documents)
     config = probe_config(tokenizer)
     folder = cache_dir() / "probes" / _run_name(documents, tokenizer, config, training)
     model = GPT(config)

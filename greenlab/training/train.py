@@ -223,6 +223,11 @@ class TrainResult:
 LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def evaluates_after(step: int, config: TrainConfig) -> bool:
+    """Whether a run evaluates after `step` (counted from 0): every `eval_interval` steps, and after the last."""
+    return (step + 1) % config.eval_interval == 0 or step == config.steps - 1
+
+
 def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
           *, label: str = "training run", progress: bool = True,
           loss_fn: LossFn = language_model_loss) -> TrainResult:
@@ -245,7 +250,6 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
     optimizer = make_optimizer(model, config)
     bfloat16 = autocast_bfloat16(config, dev.type)
     result = TrainResult(config, world_size=world.size, precision="bfloat16" if bfloat16 else "float32")
-    eval_steps = {s for s in range(config.steps) if (s + 1) % config.eval_interval == 0} | {config.steps - 1}
     step_flops = eval_flops = 0
 
     def train_step(step: int) -> float:
@@ -281,7 +285,7 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
                 loss = train_step(step)
             result.train_losses.append(loss)
             result.learning_rates.append(optimizer.param_groups[0]["lr"])
-            if step in eval_steps:
+            if evaluates_after(step, config):
                 val_loss = validate()
                 result.validation.append({"step": step + 1, "val_loss": val_loss, "val_perplexity": math.exp(val_loss),
                                           "elapsed_s": time.perf_counter() - started})

@@ -30,7 +30,8 @@ from greenlab.foundations.settings import check_whole, device
 from greenlab.foundations.tasks import PairVocabulary, Pairs
 from greenlab.models.gpt import GPT, GPTConfig, KVCache, evaluating
 from greenlab.models.seq2seq import EncoderDecoder, until_eos
-from greenlab.training.train import ConfigError, TrainConfig, TrainResult, learning_rate_at, make_optimizer
+from greenlab.training.train import (ConfigError, TrainConfig, TrainResult, evaluates_after, learning_rate_at,
+                                     make_optimizer)
 
 
 class DecoderOnlyTranslator(torch.nn.Module):
@@ -141,7 +142,6 @@ def train_translator(model: EncoderDecoder | DecoderOnlyTranslator, vocabulary: 
     model.to(dev).train()
     optimizer = make_optimizer(model, config)
     result = TrainResult(config)
-    eval_steps = {s for s in range(config.steps) if (s + 1) % config.eval_interval == 0} | {config.steps - 1}
     flops = 0
 
     def train_step(step: int) -> float:
@@ -168,7 +168,7 @@ def train_translator(model: EncoderDecoder | DecoderOnlyTranslator, vocabulary: 
             loss = train_step(step)
             result.train_losses.append(loss)
             result.learning_rates.append(optimizer.param_groups[0]["lr"])
-            if step in eval_steps:
+            if evaluates_after(step, config):
                 val_loss = validation_loss(model, vocabulary, validation_pairs, config.batch_size,
                                            config.eval_batches)
                 result.validation.append({"step": step + 1, "val_loss": val_loss,
@@ -185,10 +185,16 @@ def translate(model: EncoderDecoder | DecoderOnlyTranslator, vocabulary: PairVoc
               beam_width: int = 1, max_new_tokens: int | None = None, batch_size: int = 64) -> list[str]:
     """Translate `sources` with greedy decoding (beam_width 1) or beam search, `batch_size` sources at a time;
     each output stops at </s> or after `max_new_tokens` (default: as many as the decoder can read)."""
+    if isinstance(sources, str) or not all(isinstance(source, str) for source in sources):
+        raise ValueError(f"sources must be a list of texts (one sentence each), got {sources!r}")
+    check_whole("beam_width", beam_width)
+    check_whole("batch_size", batch_size, why="sources translated at a time")
     if beam_width != 1 and not isinstance(model, EncoderDecoder):
         raise ValueError(f"beam search (beam_width={beam_width!r}) is written for the encoder–decoder; "
                          f"{type(model).__name__} translates greedily (beam_width=1)")
-    max_new_tokens = max_new_tokens or model.max_target_len
+    if max_new_tokens is None:
+        max_new_tokens = model.max_target_len
+    check_whole("max_new_tokens", max_new_tokens, 1, model.max_target_len, why="as many as the decoder can read")
     dev = next(model.parameters()).device  # greedy and beam_search switch dropout off themselves
     outputs: list[str] = []
     for start in range(0, len(sources), batch_size):

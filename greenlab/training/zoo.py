@@ -19,17 +19,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import psutil
 import torch
+from filelock import FileLock
 
 import greenlab
 from greenlab.foundations.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from greenlab.foundations.data import load_corpus
-from greenlab.foundations.settings import cache_dir, profile
+from greenlab.foundations.settings import cache_dir, device, profile
 from greenlab.foundations.tasks import PairVocabulary, Task, load_task
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
@@ -86,6 +92,15 @@ class Recipe:
         with torch.device("meta"):  # the shapes alone: no memory, no time
             model = GPT(self.model)
         return model.flops_per_token(t.block_size, training=True) * t.steps * t.batch_size * t.block_size
+
+    def training_memory_floor(self) -> int:
+        """A lower bound on the bytes that training holds at once, in float32: the weights, their gradients and one
+        optimizer state per weight (AdamW keeps two), and one batch's logits with their gradient. Activations come
+        on top, so a recipe above the free memory cannot train at all."""
+        t = self.training
+        with torch.device("meta"):
+            parameters = GPT(self.model).num_parameters()
+        return 4 * (3 * parameters + 2 * t.batch_size * t.block_size * self.model.vocab_size)
 
 
 _REFERENCE_TRAINING = TrainConfig(steps=700, batch_size=16, block_size=128, learning_rate=3e-3,
@@ -163,12 +178,39 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _check_fits_in_memory(r: Recipe) -> None:
+    needed = r.training_memory_floor()
+    on_gpu = device().type == "cuda"
+    free = torch.cuda.mem_get_info()[0] if on_gpu else psutil.virtual_memory().available
+    if needed > free:
+        where = "this GPU" if on_gpu else "this machine"
+        raise ValueError(f"the recipe {r.name!r} needs at least {needed / 1e9:,.1f} GB to train (weights, gradients, "
+                         f"optimizer state and one batch's logits, in float32) and {where} has {free / 1e9:,.1f} GB "
+                         f"free: make the model or the batch smaller")
+
+
+def _check_writable(folder: Path) -> None:
+    """An OSError naming `folder` unless the trained files can be written there: into it, or into the nearest folder
+    above it that exists, where it will be created (nothing is created now)."""
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file, not a folder: choose another folder for the trained files")
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{existing} is a file, so {folder} cannot be made: choose another folder")
+    if not os.access(existing, os.W_OK | os.X_OK):  # also false on a read-only file system
+        raise PermissionError(f"cannot write into {existing}, so not into {folder}: choose another folder for the "
+                              f"trained files")
+
+
 def train_recipe(r: Recipe, folder: str | Path, *, progress: bool = True) -> Pretrained:
     """Train the recipe from scratch and write its files into `folder` (history.json includes the world size).
     Under torchrun, every rank trains its replica together with the others and rank 0 alone writes; the ranks
     must hold the same recipe."""
     folder = Path(folder)
     distributed.check_same_everywhere("the recipe", asdict(r))
+    _check_fits_in_memory(r)
+    if distributed.world().is_main:
+        _check_writable(folder)  # now, not after minutes of training
     corpus = load_corpus(r.corpus)
     tokenizer = BPETokenizer.train(corpus.train_text, r.vocab_size)
     train_ids = torch.tensor(tokenizer.encode(corpus.train_text), dtype=torch.long)
@@ -200,16 +242,23 @@ def _write_history_and_recipe(r: Recipe | TranslatorRecipe, folder: Path, histor
                                                     "trained_with": _trained_with(), "recipe": asdict(r)}, indent=1))
 
 
-def _cache_is_current(r: Recipe | TranslatorRecipe, folder: Path) -> bool:
-    """Whether `folder` holds files written by this very recipe, unchanged since (a warning says why not, unless
+def _cache_is_current(r: Recipe | TranslatorRecipe, folder: Path, files: tuple[str, ...]) -> bool:
+    """Whether `folder` holds `files` written by this very recipe, unchanged since (a warning says why not, unless
     nothing was cached). A ValueError, KeyError or OSError means an unreadable recipe.json."""
     if not (folder / "recipe.json").exists():
         return False
     stored = json.loads((folder / "recipe.json").read_text())
-    if stored["fingerprint"] != r.fingerprint():
+    if not isinstance(stored, dict) or stored.get("fingerprint") != r.fingerprint():
         warnings.warn(f"the cached {r.name!r} in {folder} was made by another recipe: training it again")
         return False
-    for name, digest in stored.get("sha256", {}).items():  # caches written before checksums have none
+    checksums = stored.get("sha256")
+    if not isinstance(checksums, dict) or sorted(checksums) != sorted(files) \
+            or not all(isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest)
+                       for digest in checksums.values()):
+        warnings.warn(f"{folder / 'recipe.json'} does not hold a SHA-256 for each of {', '.join(files)} (edited by "
+                      f"hand, or written before checksums?): training {r.name!r} again")
+        return False
+    for name, digest in checksums.items():
         if not (folder / name).is_file() or _sha256(folder / name) != digest:
             warnings.warn(f"{folder / name} is missing or differs from the file cached with {r.name!r} "
                           f"(damaged?): training {r.name!r} again")
@@ -220,7 +269,7 @@ def _cache_is_current(r: Recipe | TranslatorRecipe, folder: Path) -> bool:
 def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
     """The cached model, or None when it is missing, stale or unreadable (with a warning for the last two)."""
     try:
-        if not _cache_is_current(r, folder):
+        if not _cache_is_current(r, folder, CACHED_FILES):
             return None
         model = GPT(r.model)
         load_checkpoint(model, folder / "model.safetensors")  # refuses NaN weights and another config
@@ -232,12 +281,30 @@ def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
     return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=False)
 
 
+@contextmanager
+def _one_trainer_at_a_time(folder: Path) -> Iterator[None]:
+    """Two processes asking for the same model at once (two notebooks): the second waits while the first trains it,
+    then loads it. Not under torchrun, whose ranks train together, nor in a cache that cannot be written."""
+    lock = FileLock(folder.with_name(f"{folder.name}.lock"))
+    try:
+        if distributed.world().size == 1:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+    except OSError:  # a read-only cache: nothing will be trained into it
+        pass
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def load(name: str = "reference", *, retrain: bool = False, progress: bool = True) -> Pretrained:
     """The named reference model: from the cache when it is there and current, else trained and cached."""
     r = recipe(name)
     folder = folder_of(name)
-    cached = None if retrain else _from_cache(r, folder)
-    return cached if cached is not None else train_recipe(r, folder, progress=progress)
+    with _one_trainer_at_a_time(folder):
+        cached = None if retrain else _from_cache(r, folder)
+        return cached if cached is not None else train_recipe(r, folder, progress=progress)
 
 
 # --- translators: the encoder–decoder of notebook 06, and a decoder-only GPT of about its size -------------
@@ -328,16 +395,17 @@ def load_translator(name: str = "translator", *, retrain: bool = False,
         raise ValueError(f"unknown translator {name!r}; the zoo has: {', '.join(TRANSLATORS)}")
     r = TRANSLATORS[name]
     folder = cache_dir() / "zoo" / name
-    try:
-        if not retrain and _cache_is_current(r, folder):
-            history = json.loads((folder / "history.json").read_text())
-            task = load_task(r.task)
-            vocabulary = PairVocabulary(task.train)
-            if history["vocabulary"] != vocabulary.itos:
-                raise ValueError(f"its vocabulary differs from the {r.task!r} task's")
-            model = r.build()
-            load_checkpoint(model, folder / "model.safetensors")  # refuses NaN weights and another config
-            return PretrainedTranslator(r, model.eval(), vocabulary, task, history, folder, trained_now=False)
-    except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:
-        warnings.warn(f"the cached {name!r} in {folder} is unreadable ({error}): training it again")
-    return train_translator_recipe(r, folder, progress=progress)
+    with _one_trainer_at_a_time(folder):
+        try:
+            if not retrain and _cache_is_current(r, folder, TRANSLATOR_FILES):
+                history = json.loads((folder / "history.json").read_text())
+                task = load_task(r.task)
+                vocabulary = PairVocabulary(task.train)
+                if history["vocabulary"] != vocabulary.itos:
+                    raise ValueError(f"its vocabulary differs from the {r.task!r} task's")
+                model = r.build()
+                load_checkpoint(model, folder / "model.safetensors")  # refuses NaN weights and another config
+                return PretrainedTranslator(r, model.eval(), vocabulary, task, history, folder, trained_now=False)
+        except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:
+            warnings.warn(f"the cached {name!r} in {folder} is unreadable ({error}): training it again")
+        return train_translator_recipe(r, folder, progress=progress)

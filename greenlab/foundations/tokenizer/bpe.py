@@ -29,6 +29,7 @@ GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p
 END_OF_TEXT = "<|endoftext|>"
 FILE_FORMAT = "greenlab-bpe"
 FILE_VERSION = 1
+ROUND_TRIP_PROBE = "Hello, World 42!\n\tÜber x_y=1; 😀 it's"  # every tokenizer must give this text back whole
 
 
 def to_bytes(text: str) -> bytes:
@@ -185,6 +186,12 @@ class BPETokenizer:
         self._special_split = (regex.compile("(" + "|".join(map(regex.escape, self.special_tokens)) + ")")
                                if self.special_tokens else None)
         self._encode_chunk = lru_cache(maxsize=65536)(self._encode_chunk_uncached)
+        ids = sorted([*self.vocab, *self.special_tokens.values()])
+        if ids[-1] != len(ids) - 1:  # a model's embedding has one row per id, so no id may skip ahead
+            raise ValueError(f"the token ids must run from 0 to {len(ids) - 1} without a gap, but one is {ids[-1]}")
+        if (back := self.decode(self.encode_ordinary(ROUND_TRIP_PROBE))) != ROUND_TRIP_PROBE:
+            raise ValueError(f"the split pattern {pattern!r} loses text: {ROUND_TRIP_PROBE!r} comes back as {back!r}")
+        self._encode_chunk.cache_clear()  # a new tokenizer starts with an empty encoding cache
 
     @property
     def vocab_size(self) -> int:
