@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from greenlab.classroom.checks import CHECK_MARKER, CHECK_MIME
-from greenlab.foundations.settings import ROOT
+from greenlab.foundations.settings import ROOT, replaced_whole
 
 
 @dataclass(frozen=True)
@@ -259,18 +259,13 @@ def write_csv(grades: list[Grade], path: Path) -> None:
     """One row per learner and exercise, then a TOTAL row per learner and lab; written whole or not at all."""
     check_grades_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["learner", "lab", "exercise", "points", "score", "passed", "message"])
-            for g in grades:
-                writer.writerow(map(_cell, [g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message]))
-            for (learner, lab), (score, points) in totals(grades).items():
-                writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, points > 0 and score == points, ""]))
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replaced_whole(path) as partial, partial.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["learner", "lab", "exercise", "points", "score", "passed", "message"])
+        for g in grades:
+            writer.writerow(map(_cell, [g.learner, g.lab, g.exercise, g.points, g.score, g.passed, g.message]))
+        for (learner, lab), (score, points) in totals(grades).items():
+            writer.writerow(map(_cell, [learner, lab, "TOTAL", points, score, points > 0 and score == points, ""]))
 
 
 def check_grades_path(path: Path) -> Path:

@@ -18,6 +18,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_model
 
+from greenlab.foundations.settings import replaced_whole
+
 
 class CheckpointError(ValueError):
     """A checkpoint file that is missing, corrupt, or does not fit the model; the message names the path."""
@@ -43,15 +45,11 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | N
     header = {"greenlab": json.dumps(metadata or {})}
     if (config := _config_of(model)) is not None:
         header["config"] = json.dumps(config)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
+    with replaced_whole(path) as partial:
         save_model(model, str(partial), metadata=header)
         umask = os.umask(0)
         os.umask(umask)
         partial.chmod(0o666 & ~umask)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from greenlab.foundations.settings import cache_dir
+from greenlab.foundations.settings import cache_dir, replaced_whole
 
 JOULES_PER_KWH = 3.6e6
 SESSION = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
@@ -100,9 +100,8 @@ def _upgrade_if_old(path: Path) -> None:
     header, rows, bad = _read(path)
     if header == RUN_COLUMNS:
         _warn_of_bad_lines(path, bad)
-        temporary = path.with_name(f"{path.name}.upgrading")
-        temporary.write_text("\n".join([",".join(COLUMNS), *rows, ""]), encoding="utf-8")  # short rows read blank
-        os.replace(temporary, path)  # all at once: a crash leaves the old ledger or the new one, never half
+        with replaced_whole(path) as partial:  # a crash leaves the old ledger or the new one, never half
+            partial.write_text("\n".join([",".join(COLUMNS), *rows, ""]), encoding="utf-8")  # short rows read blank
     elif header != COLUMNS:
         _set_aside(path, "not a ledger: its first line is not the ledger's header")
 

@@ -113,6 +113,18 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@contextmanager
+def replaced_whole(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write into, which then replaces `path` in one step: an error or a crash
+    leaves the old file or the new one, never half of one, and no temporary file behind."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def require(module: str, extra: str) -> ModuleType:
     """Import an optional dependency, or fail with the command that installs it."""
     try:
