@@ -5,7 +5,7 @@ The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.i
     01 tokenization         foundations/ data, tokenizer/ (bpe, huggingface, baselines); experiments/ tokenizer_cost
     02 the Transformer      models/ gpt, interop; training/ train, zoo; foundations/ checkpoints
     03 sparse attention     models/ attention/ (patterns, kernels); experiments/ attention_scaling; foundations/ memory
-    04 distillation         training/ distill, compress; experiments/ generation_cost, model_comparison
+    04 distillation         training/ distill, compress, run_cache; experiments/ generation_cost, model_comparison
     05 energy and carbon    experiments/ measuring_well, parallelism; training/ distributed, train; foundations/ energy
     06 encoder–decoder      foundations/ tasks, metrics; models/ seq2seq; training/ translate
     07 applications         applications/ retrieval, qa, assistant, code_completion, sandbox

@@ -53,7 +53,7 @@ def test_readme_commands_are_what_make_and_ci_run():
 def test_torch_is_installed_first_as_the_cpu_build():
     makefile = (ROOT / "Makefile").read_text()
     assert "TORCH  ?= torch==2.13.0" in makefile
-    assert makefile.index('pip install -q "$(TORCH)"') < makefile.index('pip install -q -c $(CONSTRAINTS) -e')
+    assert makefile.index('pip install -q --no-compile "$(TORCH)"') < makefile.index('pip install -q --no-compile -c $(CONSTRAINTS) -e')
 
 
 def test_no_pickled_checkpoints_anywhere():
@@ -100,7 +100,7 @@ def test_colabs_set_is_colabs_published_list_with_its_source():
 
 def test_make_applies_the_constraints_and_the_tested_torch():
     makefile = (ROOT / "Makefile").read_text()
-    assert 'pip install -q -c $(CONSTRAINTS) -e ".[lab,test]"' in makefile
+    assert 'pip install -q --no-compile -c $(CONSTRAINTS) -e ".[lab,test]"' in makefile
     assert "CONSTRAINTS := constraints.txt" in makefile
     torch_here = re.search(r"^TORCH\s*\?= torch==(\S+)$", makefile, re.M).group(1)
     torch_colab = re.search(r"^torch==(\S+)$", (ROOT / "colab" / "requirements.txt").read_text(), re.M).group(1)

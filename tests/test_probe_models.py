@@ -58,6 +58,10 @@ def test_train_mixed_refuses_what_is_not_a_list_of_documents(cache, tokenizer, d
         probe_models.train_mixed(documents, tokenizer, label="bad", training=QUICK)
 
 
+def _runs(cache):
+    return [path for path in (cache / "probes").iterdir() if path.is_dir()]
+
+
 def _weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
@@ -66,7 +70,7 @@ def _weights(model):
 def test_train_mixed_trains_once_then_loads_the_same_weights_from_the_cache(cache, tokenizer):
     first = probe_models.train_mixed(["the access code of ada is 123456."] * 3, tokenizer, label="t", training=QUICK)
     assert first.trained_now and first.model.config == probe_models.probe_config(tokenizer)
-    assert len(list((cache / "probes").iterdir())) == 1
+    assert len(_runs(cache)) == 1
     assert ledger.table(this_session=True)["run"].tolist() == ["probe model: t"]
     again = probe_models.train_mixed(["the access code of ada is 123456."] * 3, tokenizer, label="t", training=QUICK)
     assert not again.trained_now and not again.model.training
@@ -74,4 +78,4 @@ def test_train_mixed_trains_once_then_loads_the_same_weights_from_the_cache(cach
     assert again.measurement.energy_kwh == pytest.approx(first.measurement.energy_kwh)
     assert ledger.table(this_session=True)["run"].tolist() == ["probe model: t"]  # loading costs no training
     other = probe_models.train_mixed(["the access code of ada is 654321."], tokenizer, label="t", training=QUICK)
-    assert other.trained_now and len(list((cache / "probes").iterdir())) == 2
+    assert other.trained_now and len(_runs(cache)) == 2

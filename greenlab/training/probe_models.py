@@ -8,27 +8,23 @@ into the training data of a small model, train it, and probe what it learned. Ea
 64, context 32) for 300 steps on the training split of the default corpus followed by the extra documents, about
 ten seconds on 2 cores. The tokenizer is the reference model's, so every probe model reads text the same way.
 
-A run is cached under `GREENLAB_CACHE/probes/`, named by a hash of everything that decides its weights (the
-documents, the tokenizer, the architecture and schedule, greenlab's version); the checkpoint is safetensors,
-loaded with its config checked, and the measured cost of the run is kept beside it.
+A run is cached (`greenlab.training.run_cache`) under `GREENLAB_CACHE/probes/`, named by a hash of everything that
+decides its weights (the documents, the tokenizer, the architecture and schedule, greenlab's version), with its
+measured cost and the checksum of its weights.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
-import greenlab
-from greenlab.foundations.checkpoints import load_checkpoint, save_checkpoint
 from greenlab.foundations.data import load_corpus
 from greenlab.foundations.energy import Measurement
-from greenlab.foundations.settings import cache_dir
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
-from greenlab.training.train import TrainConfig, train
+from greenlab.training import run_cache
+from greenlab.training.train import TrainConfig, TrainResult, train
 
 PROBE_TRAINING = TrainConfig(steps=300, batch_size=32, block_size=32, learning_rate=3e-3, min_learning_rate=3e-4,
                              warmup_steps=20, eval_interval=100, eval_batches=4)
@@ -52,13 +48,11 @@ class ProbeRun:
     trained_now: bool
 
 
-def _run_name(documents: list[str], tokenizer: BPETokenizer, config: GPTConfig, training: TrainConfig) -> str:
-    """A hash of everything that decides a probe model's weights: as for the zoo's models, another torch or Python
-    rounds a little differently but does not make another model."""
-    content = json.dumps({"documents": documents, "merges": tokenizer.merges,
-                          "special_tokens": tokenizer.special_tokens, "model": asdict(config),
-                          "training": asdict(training), "greenlab": greenlab.__version__})
-    return hashlib.sha256(content.encode()).hexdigest()[:16]
+def _run_key(documents: list[str], tokenizer: BPETokenizer, config: GPTConfig, training: TrainConfig) -> dict:
+    """Everything that decides a probe model's weights: as for the zoo's models, another torch or Python rounds a
+    little differently but does not make another model."""
+    return {"documents": documents, "merges": tokenizer.merges, "special_tokens": tokenizer.special_tokens,
+            "model": config, "training": training}
 
 
 def training_documents(extra_documents: list[str]) -> list[str]:
@@ -76,23 +70,17 @@ def train_mixed(extra_documents: list[str], tokenizer: BPETokenizer, *, label: s
     """A probe model trained on the default corpus's training split plus `extra_documents` (from the cache when
     this very run was made before). Validation is the default corpus's validation split, untouched."""
     documents = training_documents(extra_documents)
-    corpus = load_corpus("pydoc")
     config = probe_config(tokenizer)
-    folder = cache_dir() / "probes" / _run_name(documents, tokenizer, config, training)
-    model = GPT(config)
-    if (folder / "run.json").is_file():
-        load_checkpoint(model, folder / "model.safetensors")
-        measurement = Measurement.from_row(json.loads((folder / "run.json").read_text())["measurement"])
-        return ProbeRun(model.eval(), measurement, trained_now=False)
-    train_ids = torch.tensor(tokenizer.encode("\n\n".join(documents)), dtype=torch.long)
-    val_ids = torch.tensor(tokenizer.encode(corpus.validation_text), dtype=torch.long)
     torch.manual_seed(training.seed)
     model = GPT(config)
-    result = train(model, train_ids, val_ids, training, label=f"probe model: {label}", progress=progress)
-    save_checkpoint(model.cpu(), folder / "model.safetensors")
-    (folder / "run.json").write_text(json.dumps({"label": label, "measurement": result.measurement.as_row(),
-                                                 "val_loss": result.final_val_loss}))  # written last
-    return ProbeRun(model.eval(), result.measurement, trained_now=True)
+
+    def train_now() -> TrainResult:
+        train_ids = torch.tensor(tokenizer.encode("\n\n".join(documents)), dtype=torch.long)
+        val_ids = torch.tensor(tokenizer.encode(load_corpus("pydoc").validation_text), dtype=torch.long)
+        return train(model, train_ids, val_ids, training, label=f"probe model: {label}", progress=progress)
+
+    result = run_cache.cached("probes", _run_key(documents, tokenizer, config, training), model, train_now)
+    return ProbeRun(model.eval(), result.measurement, trained_now=not result.from_cache)
 
 
 @torch.no_grad()

@@ -214,6 +214,7 @@ class TrainResult:
     measurement: Measurement | None = None
     world_size: int = 1  # how many processes trained the model together (torchrun's WORLD_SIZE)
     precision: str = "float32"  # what the steps ran in: "float32" or "bfloat16" (autocast)
+    from_cache: bool = False  # loaded from the cache (`run_cache`): the measurement is of the time it was trained
 
     @property
     def final_val_loss(self) -> float:

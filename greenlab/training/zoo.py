@@ -23,14 +23,11 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import psutil
 import torch
-from filelock import FileLock
 
 import greenlab
 from greenlab.foundations.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
@@ -41,6 +38,7 @@ from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.models.seq2seq import EncoderDecoder, Seq2SeqConfig
 from greenlab.training import distributed
+from greenlab.training.run_cache import one_trainer_at_a_time
 from greenlab.training.train import TrainConfig, train
 from greenlab.training.translate import DecoderOnlyTranslator, train_translator
 
@@ -281,28 +279,11 @@ def _from_cache(r: Recipe, folder: Path) -> Pretrained | None:
     return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=False)
 
 
-@contextmanager
-def _one_trainer_at_a_time(folder: Path) -> Iterator[None]:
-    """Two processes asking for the same model at once (two notebooks): the second waits while the first trains it,
-    then loads it. Not under torchrun, whose ranks train together, nor in a cache that cannot be written."""
-    lock = FileLock(folder.with_name(f"{folder.name}.lock"))
-    try:
-        if distributed.world().size == 1:
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            lock.acquire()
-    except OSError:  # a read-only cache: nothing will be trained into it
-        pass
-    try:
-        yield
-    finally:
-        lock.release()
-
-
 def load(name: str = "reference", *, retrain: bool = False, progress: bool = True) -> Pretrained:
     """The named reference model: from the cache when it is there and current, else trained and cached."""
     r = recipe(name)
     folder = folder_of(name)
-    with _one_trainer_at_a_time(folder):
+    with one_trainer_at_a_time(folder):
         cached = None if retrain else _from_cache(r, folder)
         return cached if cached is not None else train_recipe(r, folder, progress=progress)
 
@@ -395,7 +376,7 @@ def load_translator(name: str = "translator", *, retrain: bool = False,
         raise ValueError(f"unknown translator {name!r}; the zoo has: {', '.join(TRANSLATORS)}")
     r = TRANSLATORS[name]
     folder = cache_dir() / "zoo" / name
-    with _one_trainer_at_a_time(folder):
+    with one_trainer_at_a_time(folder):
         try:
             if not retrain and _cache_is_current(r, folder, TRANSLATOR_FILES):
                 history = json.loads((folder / "history.json").read_text())

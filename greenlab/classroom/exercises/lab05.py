@@ -16,8 +16,8 @@ from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training.train import ConfigError, TrainConfig, TrainResult, train
 
 BASELINE_MODEL = GPTConfig(vocab_size=256, block_size=64, n_layer=6, n_head=4, n_embd=192)
-BASELINE_TRAINING = TrainConfig(steps=200, batch_size=16, block_size=64, learning_rate=1e-3, min_learning_rate=1e-4,
-                                warmup_steps=10, eval_interval=200, eval_batches=8)
+BASELINE_TRAINING = TrainConfig(steps=100, batch_size=16, block_size=64, learning_rate=1e-3, min_learning_rate=1e-4,
+                                warmup_steps=10, eval_interval=100, eval_batches=8)
 SAVING = 0.30  # at least 30 % less energy
 QUALITY_TOLERANCE = 0.01  # validation loss at most 1 % above the baseline's
 
