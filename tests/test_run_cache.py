@@ -61,6 +61,21 @@ def test_a_damaged_run_is_named_and_trained_again(cache, damage):
     assert _cached({"run": 1}, calls)[1].from_cache  # kept whole again
 
 
+@pytest.mark.filterwarnings("ignore:.*below the energy tracker's resolution")
+def test_a_run_that_cannot_be_kept_is_still_returned(cache, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    saves = run_cache.save_checkpoint
+    monkeypatch.setattr(run_cache, "save_checkpoint", disk_full)
+    calls = []
+    with pytest.warns(UserWarning, match="could not be kept in .*No space left on device.*will train again"):
+        model, result = _cached({"run": 1}, calls)
+    assert len(calls) == 1 and not result.from_cache and len(result.train_losses) == QUICK.steps
+    monkeypatch.setattr(run_cache, "save_checkpoint", saves)
+    assert not _cached({"run": 1}, calls)[1].from_cache and len(calls) == 2  # nothing half-kept was loaded
+
+
 def test_a_run_without_a_usable_key_is_a_clear_error(cache):
     with pytest.raises(ValueError, match="a run's key must be a non-empty dict"):
         run_cache.cached("runs", {}, GPT(CONFIG), lambda: None)

@@ -112,5 +112,9 @@ def cached(kind: str, key: dict, model: torch.nn.Module, run: Callable[[], Train
             return loaded
         result = run()
         if distributed.world().is_main:
-            _save(folder, model, result)
+            try:
+                _save(folder, model, result)
+            except OSError as error:  # a full disk, a read-only cache: the run is used now, not lost
+                warnings.warn(f"the run could not be kept in {folder} ({error}): it is used now, and will train "
+                              f"again next time")
         return result
