@@ -64,8 +64,15 @@ def one_trainer_at_a_time(folder: Path) -> Iterator[None]:
         lock.release()
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, in hex: what a cache records beside a file, to know it later unchanged."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def matches_sha256(path: Path, digest: object) -> bool:
+    """Whether `path` is a file whose SHA-256 is `digest` (64 hex digits)."""
+    return (isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest) is not None and path.is_file()
+            and file_sha256(path) == digest)
 
 
 def _load(folder: Path, model: torch.nn.Module) -> TrainResult | None:
@@ -75,9 +82,7 @@ def _load(folder: Path, model: torch.nn.Module) -> TrainResult | None:
         return None
     try:
         stored = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        digest = stored["sha256"]
-        if not isinstance(digest, str) or not re.fullmatch("[0-9a-f]{64}", digest) \
-                or _sha256(folder / "model.safetensors") != digest:
+        if not matches_sha256(folder / "model.safetensors", stored["sha256"]):
             raise ValueError("model.safetensors is missing or is not the file saved with the run")
         load_checkpoint(model, folder / "model.safetensors")  # refuses another config and NaN weights
         result = TrainResult(TrainConfig(**stored["config"]), stored["train_losses"], stored["learning_rates"],
@@ -96,7 +101,7 @@ def _save(folder: Path, model: torch.nn.Module, result: TrainResult) -> None:
     stored = {"config": asdict(result.config), "train_losses": result.train_losses,
               "learning_rates": result.learning_rates, "validation": result.validation,
               "measurement": result.measurement.as_row(), "world_size": result.world_size,
-              "precision": result.precision, "sha256": _sha256(folder / "model.safetensors")}
+              "precision": result.precision, "sha256": file_sha256(folder / "model.safetensors")}
     (folder / "run.json").write_text(json.dumps(stored), encoding="utf-8")  # last: its presence means a whole run
 
 

@@ -38,7 +38,7 @@ from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.models.seq2seq import EncoderDecoder, Seq2SeqConfig
 from greenlab.training import distributed
-from greenlab.training.run_cache import one_trainer_at_a_time
+from greenlab.training.run_cache import file_sha256, matches_sha256, one_trainer_at_a_time
 from greenlab.training.train import TrainConfig, train
 from greenlab.training.translate import DecoderOnlyTranslator, train_translator
 
@@ -172,10 +172,6 @@ def folder_of(name: str) -> Path:
     return cache_dir() / "zoo" / f"{name}-{profile()}"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _check_fits_in_memory(r: Recipe) -> None:
     needed = r.training_memory_floor()
     on_gpu = device().type == "cuda"
@@ -235,7 +231,7 @@ def _write_history_and_recipe(r: Recipe | TranslatorRecipe, folder: Path, histor
     """Write history.json, then recipe.json: the recipe, its fingerprint, the SHA-256 of `files` and the versions
     that trained it."""
     (folder / "history.json").write_text(json.dumps(history))
-    checksums = {name: _sha256(folder / name) for name in files}
+    checksums = {name: file_sha256(folder / name) for name in files}
     (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "sha256": checksums,
                                                     "trained_with": _trained_with(), "recipe": asdict(r)}, indent=1))
 
@@ -257,7 +253,7 @@ def _cache_is_current(r: Recipe | TranslatorRecipe, folder: Path, files: tuple[s
                       f"hand, or written before checksums?): training {r.name!r} again")
         return False
     for name, digest in checksums.items():
-        if not (folder / name).is_file() or _sha256(folder / name) != digest:
+        if not matches_sha256(folder / name, digest):
             warnings.warn(f"{folder / name} is missing or differs from the file cached with {r.name!r} "
                           f"(damaged?): training {r.name!r} again")
             return False
