@@ -8,7 +8,7 @@ The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.i
     04 distillation         training/ distill, compress, run_cache; experiments/ generation_cost, model_comparison
     05 energy and carbon    experiments/ measuring_well, parallelism; training/ distributed, train; foundations/ energy
     06 encoder–decoder      foundations/ tasks, metrics; models/ seq2seq; training/ translate
-    07 applications         applications/ retrieval, qa, assistant, code_completion, sandbox
+    07 applications         applications/ retrieval, qa, assistant, code_completion, sandbox; foundations/ confinement
     08 responsible AI       training/ probe_models; responsible/ bias, memorisation; presentation/ cards
 Shared by every chapter: foundations/ settings, claims; presentation/ plots, widgets. For teachers: classroom/ (checks,
 exercises/, assign, grade, conventions), presentation/ report, and the `greenlab` command (cli).

@@ -9,15 +9,19 @@ import time
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from greenlab import cli
 from greenlab.classroom.assign import make_student_version
-from greenlab.classroom.grade import KILL_GRACE_S, find_submissions, grade, lab_exercises
+from greenlab.classroom.checks import CHECK_MIME
+from greenlab.classroom.grade import (KILL_GRACE_S, OUTPUT_LIMIT, BoundedClient, find_submissions, grade,
+                                      lab_exercises)
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
 LAB01 = ROOT / "labs" / "lab01_tokenization.ipynb"
+LEFT_BEHIND = "4242.5"  # seconds a submission's stray process would sleep: a name to find it by
 
 
 def _edit(source: Path, target: Path, old: str, new: str) -> None:
@@ -49,6 +53,17 @@ def graded(tmp_path_factory):
     shutil.copy(LAB00, folder / "=cmd.ipynb")
     (folder / "carol").mkdir()
     shutil.copy(LAB01, folder / "carol" / "lab01_tokenization.ipynb")
+    (folder / "linked.ipynb").symlink_to(LAB00)  # the teacher's own lab, full marks if it were graded
+    (folder / "mallory").symlink_to(LAB00.parent, target_is_directory=True)
+    _edit(LAB00, folder / "typed.ipynb", "### BEGIN SOLUTION\n    return 6 * n_params * n_tokens",
+          "### BEGIN SOLUTION\n    raise NotImplementedError")  # the function typed again above the check line:
+    _edit(folder / "typed.ipynb", folder / "typed.ipynb", "# check: training_flops",
+          "def training_flops(n_params, n_tokens):\n    return 6 * n_params * n_tokens\n\n# check: training_flops")
+    _edit(LAB00, folder / "spawns.ipynb", "def energy_kwh(",
+          f"import os, subprocess\nsubprocess.Popen(['sleep', '{LEFT_BEHIND}'], start_new_session=True)\n"
+          f"if os.fork() == 0:  # a double fork: the grandchild outlives its parent\n"
+          f"    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{LEFT_BEHIND}'])\n    os._exit(0)\n\n"
+          "def energy_kwh(")
     out = tmp_path_factory.mktemp("grades") / "grades.csv"
     grades = grade(folder, out, only_lab="lab00_green_ai", timeout_s=120, cell_timeout_s=20, progress=False)
     with out.open(encoding="utf-8") as f:
@@ -71,6 +86,44 @@ def test_lab00_has_five_points_in_four_exercises():
                                             ("dave", 5)])
 def test_scores(graded, learner, score):
     assert _total(graded[3], learner) == score
+
+
+def test_a_linked_submission_is_refused(graded):
+    _, _, grades, rows = graded
+    assert _total(rows, "linked") == 0
+    refused = [g for g in grades if g.learner in ("linked", "mallory")]
+    assert refused and all("symbolic link; submit the notebook file itself" in g.message for g in refused)
+
+
+def test_a_function_typed_above_the_check_line_is_graded(graded):
+    _, _, grades, rows = graded
+    typed = {g.exercise: g for g in grades if g.learner == "typed"}
+    assert typed["training_flops"].passed and _total(rows, "typed") == 5
+
+
+def test_no_process_a_submission_started_outlives_its_grading(graded):
+    _, _, grades, rows = graded
+    assert _total(rows, "spawns") == 5  # its checks ran as usual
+    stray = [p for p in psutil.process_iter(["cmdline"]) if LEFT_BEHIND in (p.info["cmdline"] or [])]
+    assert not stray, stray
+
+
+def test_endless_output_is_cut_and_the_checks_results_kept():
+    client = BoundedClient(nbformat.v4.new_notebook())
+    client.clear_before_next_output = False  # as executing a cell sets it first
+    outs, chunk = [], "x" * 300_000
+
+    def message(content):
+        kind = "stream" if "text" in content else "execute_result"
+        return {"msg_type": kind, "content": content, "parent_header": {"msg_id": "m"}, "header": {"msg_type": kind}}
+    for _ in range(20):
+        client.output(outs, message({"name": "stdout", "text": chunk}), None, 0)
+    check = {"data": {CHECK_MIME: {"exercise": "e", "passed": True, "message": "ok"}, "text/plain": "✓"},
+             "metadata": {}, "execution_count": 1}
+    client.output(outs, message(check), None, 0)
+    assert sum(len(o.get("text", "")) for o in outs) <= OUTPUT_LIMIT + 100
+    assert "[output cut at 1,048,576 characters by the grader]" in outs[-2]["text"]
+    assert CHECK_MIME in outs[-1]["data"]
 
 
 def test_messages_explain_each_score(graded):

@@ -26,13 +26,11 @@ def _pip_requirements() -> dict[str, str]:
 
 
 def _conda_requirements() -> dict[str, str]:
-    parsed, in_pip = {}, False
+    parsed = {}
     text = (ROOT / "environment.yml").read_text()
-    for line in text[text.index("dependencies:"):].splitlines():
-        if line.strip().startswith("- pip:"):
-            in_pip = True
-        match = re.match(r"\s+- ([A-Za-z0-9_.\-]+)(.*)$", line)
-        if match and not in_pip and match.group(1) not in ("python", "pip"):
+    for line in text[text.index("dependencies:"):].splitlines():  # conda's packages, then pip's (not on conda-forge)
+        match = re.match(r"\s+- ([A-Za-z0-9_.][A-Za-z0-9_.\-]*)([^#]*)", line)
+        if match and match.group(1) not in ("python", "pip"):
             parsed[match.group(1).lower()] = match.group(2).strip()
     return parsed
 

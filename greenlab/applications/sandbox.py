@@ -1,4 +1,4 @@
-"""Running generated code against its unit tests, away from the notebook: a subprocess with limits.
+"""Running generated code against its unit tests, confined by the operating system: a child process the kernel fences.
 
     result = run_candidate("def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5")
     result.outcome, result.passed, result.detail   # 'passed', True, ''
@@ -6,66 +6,122 @@
 Executing code that a model wrote is unsafe: it can loop forever, fill the disk, delete files or reach the
 network, by accident or because its training data taught it to. The course never runs it in its own process.
 Each candidate runs in a fresh Python (`-I -B`: no user site-packages, no environment variables, no bytecode
-written) in an empty temporary folder that is deleted afterwards, with
+written) in an empty temporary folder, and before any of its code runs:
 
-- a wall-clock timeout: the whole process group is killed when it passes (a loop ends as "timeout");
-- operating-system limits (Linux and macOS): CPU seconds, memory, and files of at most 0 bytes;
-- an audit hook (PEP 578) installed before the candidate runs, which refuses sockets, new processes and opening
-  files for writing, and marks the run "blocked" even if the candidate catches the refusal.
+- the kernel's filter is loaded (`greenlab.foundations.confinement`, seccomp-bpf): from then on a new process,
+  a program, a socket, a signal to another process or any change to a file kills the child, and the run is
+  "blocked"; nothing the program does in Python can lift the filter;
+- kernel limits hold its CPU time, address space, open files and file size; a wall-clock timeout kills it and
+  its process group (a loop ends as "timeout");
+- what it prints is read through a bounded buffer (`OUTPUT_LIMIT` per stream, then cut and marked), so the
+  caller's memory stays flat whatever the program prints.
 
-This is a seatbelt, not a security boundary: Python's documentation warns that audit hooks cannot stop code that
-sets out to evade them. Untrusted code at scale belongs in a container or virtual machine with no network
-(the Codex paper ran HumanEval in gVisor). The outcomes: "passed", "failed" (an assertion of the tests),
-"error" (any other exception, or the program exiting by itself), "timeout" and "blocked".
+**Threat model.** The sandbox guarantees that a candidate, cooperative or hostile, cannot harm the machine,
+reach the network, touch another process or leave anything behind, and cannot exhaust the caller's memory or
+time. Its verdict travels on a pipe of its own, not on the program's output, written by code that kept its own
+references to what it needs before the program ran; the tests' comparisons (`==`, `<`, `in`, `is`...) accept
+only plain data (numbers, strings, bytes, None and containers of them, exact types), so printing a fake result,
+patching `json` or `builtins`, exiting early (`os._exit(0)` is an error) or returning an object whose `__eq__`
+is always true does not make a run "passed". A program that sets out to forge its verdict from inside its own
+process (writing the verdict pipe itself, rewriting the interpreter's memory with ctypes) still can: pass@k
+counts cooperative programs, as HumanEval's harness does. The outcomes: "passed", "failed" (an assertion of the
+tests), "error" (any other exception, the program exiting by itself, a limit), "timeout" and "blocked".
+
+Where the kernel cannot confine the child (macOS, Windows, no seccomp), `run_candidate` refuses with
+`SandboxUnavailable` unless `allow_unconfined=True`: then only the limits, the timeout and an audit hook (a
+seatbelt that a determined program removes in one line) stand between the program and the machine.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import secrets
+import selectors
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from greenlab.foundations.settings import check_number
+from greenlab.foundations.confinement import confinement_problem, limit_resources
+from greenlab.foundations.settings import check_number, check_whole
 
 OUTCOMES = ("passed", "failed", "error", "timeout", "blocked")
+OUTPUT_LIMIT = 2**20  # bytes kept of each of stdout and stderr; the rest is read and dropped
+MEMORY_MB_MINIMUM = 64  # a Python interpreter needs about 30 MB of address space to start
+_VERDICT_LIMIT = 2**16
 
-# The child's program. It reads the candidate and its tests from stdin, then refuses what a candidate must not do.
+# The child's program. It reads the job on stdin, confines itself, then runs the candidate and its tests.
 _CHILD = r'''
-import json, os, sys
+import json, operator, os, signal, sys
+write, encode, plain_types, all_, type_ = os.write, str.encode, {int, float, complex, str, bytes, bool,
+    type(None), list, tuple, dict, set, frozenset, range}, all, type  # kept before the candidate can patch them
+AssertionError_, SystemExit_, BaseException_, SIGSYS, raise_signal = (AssertionError, SystemExit, BaseException,
+    signal.SIGSYS, signal.raise_signal)
 job = json.loads(sys.stdin.read())
-blocked = []
+verdict_fd, marker, confined = job["verdict_fd"], job["marker"].encode(), job["confined"]
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+NAMED = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.link",
+         "os.symlink", "os.utime", "os.setxattr", "os.removexattr", "os.system", "os.exec", "os.posix_spawn",
+         "os.fork", "os.forkpty", "os.spawn", "os.kill", "os.killpg", "socket.", "subprocess.Popen", "shutil.")
 
-def refuse(event, args):
-    write = event == "open" and (any(c in str(args[1] or "") for c in "wax+") or (args[2] or 0) & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
-    if write or event.startswith(("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork",
-                                  "os.spawn", "os.kill", "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod",
-                                  "os.truncate", "os.link", "os.symlink", "shutil.", "ctypes.")):
-        blocked.append(f"{event} {args[0]!r}" if args and isinstance(args[0], (str, bytes)) else event)
-        raise PermissionError(f"the sandbox refuses {event}")
+def name_the_refusal(event, args):
+    """Say on stderr what is about to be refused, so the blocked run can name it. Without the kernel's filter,
+    also end the process as the filter would (a seatbelt: Python code can remove this hook)."""
+    opens_for_writing = event == "open" and (any(c in str(args[1] or "") for c in "wax+")
+                                             or (args[2] or 0) & WRITE_FLAGS)
+    if opens_for_writing or event.startswith(NAMED):
+        what = f"{event} {args[0]!r}" if args and isinstance(args[0], (str, bytes)) else event
+        write(2, marker + encode(what, "utf-8", "replace") + b"\n")
+        if not confined:
+            raise_signal(SIGSYS)
 
-sys.addaudithook(refuse)
-outcome, detail = "passed", ""
+def plain(value):
+    kind = type_(value)
+    if kind in (list, tuple, set, frozenset):
+        return all_(plain(item) for item in value)
+    if kind is dict:
+        return all_(plain(key) and plain(item) for key, item in value.items())
+    return kind in plain_types
+
+OPERATORS = {"Eq": operator.eq, "NotEq": operator.ne, "Lt": operator.lt, "LtE": operator.le, "Gt": operator.gt,
+             "GtE": operator.ge, "Is": operator.is_, "IsNot": operator.is_not,
+             "In": lambda a, b: operator.contains(b, a), "NotIn": lambda a, b: not operator.contains(b, a)}
+
+def compare(names, *values):
+    """The tests' comparisons, on plain data only: an object of the program's own cannot decide them."""
+    for value in values:
+        if not plain(value):
+            raise AssertionError_(f"a test compared a {type_(value).__name__}, which is not plain data")
+    return all_(OPERATORS[name](values[i], values[i + 1]) for i, name in enumerate(names))
+
+def verdict(outcome, detail):
+    write(verdict_fd, encode(outcome + "\n" + detail, "utf-8", "replace"))
+
+if confined:
+    from greenlab.foundations.confinement import confine
+    confine()
+sys.addaudithook(name_the_refusal)
 try:
     namespace = {"__name__": "__candidate__"}
     exec(compile(job["program"], "<candidate>", "exec"), namespace)
+    namespace["__sandbox_compare__"] = compare
     exec(compile(job["tests"], "<tests>", "exec"), namespace)
-except AssertionError as error:
-    outcome, detail = "failed", f"AssertionError: {error}".rstrip(": ")
-except SystemExit as error:
-    outcome, detail = "error", f"the program exited by itself (SystemExit {error.code!r})"
-except BaseException as error:
-    outcome, detail = "error", f"{type(error).__name__}: {error}"
-if blocked:
-    outcome, detail = "blocked", blocked[0]
-sys.__stdout__.write("\n" + job["nonce"] + " " + json.dumps([outcome, detail]) + "\n")
+    verdict("passed", "")
+except AssertionError_ as error:
+    verdict("failed", f"AssertionError: {error}".rstrip(": "))
+except SystemExit_ as error:
+    verdict("error", f"the program exited by itself (SystemExit {error.code!r})")
+except BaseException_ as error:
+    verdict("error", f"{type_(error).__name__}: {error}")
 '''
+
+
+class SandboxUnavailable(RuntimeError):
+    """This machine cannot confine a program with the kernel, and the caller did not opt in to run it anyway."""
 
 
 @dataclass(frozen=True)
@@ -75,28 +131,22 @@ class RunResult:
     outcome: str  # one of OUTCOMES
     detail: str  # the error, the refused operation, or "" when passed
     seconds: float
+    output: str = ""  # what the program printed (stdout), cut at OUTPUT_LIMIT
+    confined: bool = True  # False only when the caller allowed an unconfined run
 
     @property
     def passed(self) -> bool:
         return self.outcome == "passed"
 
 
-def _limit_resources(cpu_seconds: int, memory_mb: int) -> None:
-    """In the child, before it starts: CPU time, address space and file size limits, where the OS has them."""
-    try:
-        import resource
-    except ImportError:  # Windows: the timeout alone
-        return
-    for limit, value in ((resource.RLIMIT_CPU, cpu_seconds), (resource.RLIMIT_AS, memory_mb * 2**20),
-                         (resource.RLIMIT_FSIZE, 0)):
-        try:
-            resource.setrlimit(limit, (value, value))
-        except (ValueError, OSError):  # a limit this OS does not enforce (macOS: RLIMIT_AS)
-            pass
+def sandbox_problem() -> str | None:
+    """None when `run_candidate` can confine programs here; else why not (notebooks skip the runs and say so)."""
+    return confinement_problem()
 
 
-def run_candidate(program: str, tests: str, timeout_s: float = 5.0, memory_mb: int = 512) -> RunResult:
-    """Run `program`, then `tests` (plain `assert` statements), in a sandboxed subprocess (see the module's
+def run_candidate(program: str, tests: str, timeout_s: float = 5.0, memory_mb: int = 512,
+                  allow_unconfined: bool = False) -> RunResult:
+    """Run `program`, then `tests` (plain `assert` statements), confined in a child process (see the module's
     docstring); the result says whether the tests passed and, if not, why."""
     for name, value in (("program", program), ("tests", tests)):
         if not isinstance(value, str):
@@ -104,38 +154,111 @@ def run_candidate(program: str, tests: str, timeout_s: float = 5.0, memory_mb: i
     if not tests.strip():
         raise ValueError("tests must hold at least one statement: a program with no tests cannot pass or fail")
     check_number("timeout_s", timeout_s, above=0, at_most=600, why="seconds")
-    nonce = secrets.token_hex(8)
-    job = json.dumps({"program": program, "tests": tests, "nonce": nonce})
+    check_whole("memory_mb", memory_mb, MEMORY_MB_MINIMUM, 2**20, why="megabytes of address space")
+    problem = confinement_problem()
+    if problem and not allow_unconfined:
+        raise SandboxUnavailable(f"generated code runs only where the kernel can confine it, and here it cannot: "
+                                 f"{problem}. To run it anyway, with limits and a timeout but no confinement, "
+                                 f"pass allow_unconfined=True, on a machine that holds nothing you would miss")
+    marker = f"greenlab-sandbox-{secrets.token_hex(8)} refusing "
+    verdict_read, verdict_write = os.pipe()
+    job = {"program": program, "tests": _plain_comparisons(tests), "verdict_fd": verdict_write, "marker": marker,
+           "confined": problem is None}
     cpu_seconds = max(1, int(timeout_s) + 1)
     with tempfile.TemporaryDirectory(prefix="greenlab-sandbox-") as folder:
         start = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=folder, env={"PATH": os.defpath}, text=True, start_new_session=True,
-            preexec_fn=(lambda: _limit_resources(cpu_seconds, memory_mb)) if os.name == "posix" else None)
         try:
-            stdout, stderr = process.communicate(job, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            process.communicate()
-            return RunResult("timeout", f"still running after {timeout_s:g} s", time.perf_counter() - start)
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-B", "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, cwd=folder, env={"PATH": os.defpath}, start_new_session=True,
+                pass_fds=(verdict_write,), preexec_fn=lambda: limit_resources(cpu_seconds, memory_mb))
+        finally:
+            os.close(verdict_write)
+        with open(verdict_read, "rb", buffering=0) as verdict_pipe:
+            kept = _read_bounded(process, json.dumps(job).encode(), verdict_pipe, timeout_s)
         seconds = time.perf_counter() - start
-        left_behind = sorted(p.name for p in Path(folder).iterdir())
-    if left_behind:
-        return RunResult("blocked", f"the program left files behind: {', '.join(left_behind)}", seconds)
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(nonce + " "):
-            outcome, detail = json.loads(line[len(nonce) + 1:])
-            return RunResult(outcome, detail, seconds)
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {process.returncode}"
-    if process.returncode is not None and process.returncode < 0:
-        last = f"killed by signal {signal.Signals(-process.returncode).name} (a limit on CPU time, memory or files)"
-    return RunResult("error", f"the program ended the sandbox before the tests finished: {last}", seconds)
+        if kept is None:
+            return RunResult("timeout", f"still running after {timeout_s:g} s", seconds, confined=problem is None)
+    stdout, stderr, verdict = (text for text, _ in kept)
+    result = _verdict(process.returncode, verdict, stderr, marker)
+    return RunResult(*result, seconds, stdout + _cut_note(kept[0][1]), problem is None)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    """Kill the process and every process it started (they share its session)."""
+def _plain_comparisons(tests: str) -> str:
+    """The tests with every comparison routed through the child's `compare`, which accepts plain data only."""
+    class Route(ast.NodeTransformer):
+        def visit_Compare(self, node: ast.Compare) -> ast.AST:
+            self.generic_visit(node)
+            names = ast.Tuple([ast.Constant(type(op).__name__) for op in node.ops], ast.Load())
+            return ast.Call(ast.Name("__sandbox_compare__", ast.Load()), [names, node.left, *node.comparators], [])
+    try:
+        tree = ast.parse(tests, "<tests>")
+    except SyntaxError as error:
+        raise ValueError(f"tests must be valid Python: {error}") from None
+    return ast.unparse(ast.fix_missing_locations(Route().visit(tree)))
+
+
+def _read_bounded(process: subprocess.Popen, job: bytes, verdict_pipe, timeout_s: float
+                  ) -> list[tuple[str, int]] | None:
+    """Send the job, then read stdout, stderr and the verdict until the child ends, keeping at most a bounded
+    prefix of each: (text, bytes dropped) per stream, or None at the timeout (the child's group is killed)."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        process.stdin.write(job)
+        process.stdin.close()
+    except BrokenPipeError:  # the child died before reading it: its exit status says why
+        pass
+    streams = [process.stdout, process.stderr, verdict_pipe]
+    limits = [OUTPUT_LIMIT, OUTPUT_LIMIT, _VERDICT_LIMIT]
+    kept, dropped = [bytearray() for _ in streams], [0 for _ in streams]
+    with selectors.DefaultSelector() as selector, process.stdout, process.stderr:
+        for index, stream in enumerate(streams):
+            selector.register(stream, selectors.EVENT_READ, index)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _killed(process)
+            for key, _ in selector.select(left):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    continue
+                room = max(0, limits[key.data] - len(kept[key.data]))
+                kept[key.data] += chunk[:room]
+                dropped[key.data] += len(chunk) - len(chunk[:room])
+    try:
+        process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return _killed(process)
+    return [(bytes(text).decode("utf-8", "replace"), lost) for text, lost in zip(kept, dropped)]
+
+
+def _killed(process: subprocess.Popen) -> None:
+    """Kill the child and its process group, and reap it."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, AttributeError):
+    except (ProcessLookupError, PermissionError):
         process.kill()
+    process.wait()
+    return None
+
+
+def _verdict(returncode: int, verdict: str, stderr: str, marker: str) -> tuple[str, str]:
+    """(outcome, detail) from the child's exit status, its verdict pipe and, for a blocked run, its last word."""
+    if returncode == -signal.SIGSYS:
+        named = [line[len(marker):] for line in stderr.splitlines() if line.startswith(marker)]
+        return "blocked", named[-1] if named else ("a system call the sandbox forbids (a new process, a socket, "
+                                                   "a signal to another process or a change to a file)")
+    outcome, _, detail = verdict.partition("\n")
+    if outcome in OUTCOMES and returncode == 0:
+        return outcome, detail
+    if returncode is not None and returncode < 0:
+        last = f"killed by signal {signal.Signals(-returncode).name} (a limit on CPU time, memory or files)"
+    else:
+        lines = [line for line in stderr.strip().splitlines() if not line.startswith(marker)]
+        last = lines[-1] if lines else f"exit status {returncode}"
+    return "error", f"the program ended the sandbox before the tests finished: {last}"
+
+
+def _cut_note(dropped: int) -> str:
+    return f"\n[output cut: {dropped:,} more bytes were printed; the sandbox keeps {OUTPUT_LIMIT:,}]" if dropped else ""

@@ -7,17 +7,21 @@ Every check cell of a lab starts with a marker line that names its exercise and 
 
 For each submitted notebook, the grader
     1. copies it to a temporary folder (the submission itself is never modified, and runs nowhere else),
-    2. drops every check cell the learner's copy has (edited or not) and appends the teacher's original check
-       cells, so a check cannot be passed by editing it,
+    2. drops every check cell the learner's copy has (edited or not; lines the learner typed above its `# check:`
+       line stay) and appends the teacher's original check cells, so a check cannot be passed by editing it,
     3. runs it top to bottom in a fresh kernel (nbclient), interrupting any cell that exceeds its time, within a
        time budget for the whole notebook: at the budget no further cell starts, and a kernel that ignores the
        interrupt (a loop that catches KeyboardInterrupt) is killed with its whole process group,
-    4. reads each check's machine-readable result (`application/vnd.greenlab.check+json`),
-    5. writes the grades table and the learner's feedback at once (atomically), before the next submission.
+    4. keeps at most OUTPUT_LIMIT characters of output, and kills every process the notebook left behind (a new
+       session or a double fork included: on Linux the grader adopts orphans as their subreaper),
+    5. reads each check's machine-readable result (`application/vnd.greenlab.check+json`),
+    6. writes the grades table and the learner's feedback at once (atomically), before the next submission.
 A notebook that crashes, loops or is not a notebook scores zero for what did not run; the others go on. A
-submission that kills the grader itself loses nothing already graded. The teacher's Ctrl-C stops the grading: the
-submission being run is not graded (it gets no row), and the rows written so far stay.
-Grading runs the learners' code: run it in an account or container that holds nothing else (docs/teaching.md).
+submission that is a symbolic link, or sits in a linked folder, is refused. A submission that kills the grader itself
+loses nothing already graded. The teacher's Ctrl-C stops the grading: the submission being run is not graded (it gets
+no row), and the rows written so far stay. A submission's kernel is not confined by the operating system yet (unlike
+generated programs, `greenlab.foundations.confinement`): run the grader in an account or container that holds nothing
+else (docs/teaching.md).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import math
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from tqdm.auto import tqdm
@@ -124,7 +130,7 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
             notebook = nbformat.read(copy, as_version=4)
         except Exception as error:
             return zero(learner, lab, exercises, f"not a readable notebook ({type(error).__name__})")
-        notebook.cells = [c for c in notebook.cells if not (c.cell_type == "code" and CHECK_MARKER.search(c.source))]
+        notebook.cells = [_without_check(c) for c in notebook.cells]
         module = lab.split("_")[0]  # the checks' own module, re-imported fresh: a learner's stand-in cannot answer
         fresh = f"import importlib, greenlab.classroom.checks, greenlab.classroom.exercises.{module} as {module}\n" \
                 f"importlib.reload(greenlab.classroom.checks); importlib.reload({module})\n"
@@ -141,9 +147,10 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
 
         # IPC sockets in the private folder (POSIX): no network port, no kernel warning about unencrypted TCP
         sockets = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
-        client = NotebookClient(notebook, kernel_name="python3", timeout_func=cell_timeout, interrupt_on_timeout=True,
-                                allow_errors=True, resources={"metadata": {"path": folder}},
-                                config=sockets if os.name == "posix" else Config())
+        client = BoundedClient(notebook, kernel_name="python3", timeout_func=cell_timeout, interrupt_on_timeout=True,
+                               allow_errors=True, resources={"metadata": {"path": folder}},
+                               config=sockets if os.name == "posix" else Config())
+        already_running = {child.pid for child in psutil.Process().children(recursive=True)}
         killed = threading.Event()
 
         def kill_after_the_budget() -> None:
@@ -163,6 +170,7 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
             stopped = out_of_time if killed.is_set() else f"the notebook could not run: {type(error).__name__}: {error}"
         finally:
             watchdog.cancel()
+            _kill_left_behind(already_running)
         # On Ctrl-C (SIGINT) or SIGTERM, nbclient's own handler shuts the kernel down and the run fails: that was
         # the teacher, not the learner, so this submission gets no grade and the grading stops.
         if getattr(client, "_async_cleanup_kernel_future", None) is not None:
@@ -173,6 +181,57 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
 
 
 KILL_GRACE_S = 5  # after the notebook's budget, a kernel still running this long is killed
+OUTPUT_LIMIT = 2**20  # characters of output kept per submission; beyond it only the checks' results are kept
+
+
+def _without_check(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A learner's cell without its check: the lines above a `# check:` line are the learner's and stay (a function
+    typed into the check cell is graded); the check itself is replaced by the teacher's."""
+    match = CHECK_MARKER.search(cell.source) if cell.cell_type == "code" else None
+    if match is None:
+        return cell
+    return nbformat.v4.new_code_cell(cell.source[:match.start()])
+
+
+class BoundedClient(NotebookClient):
+    """nbclient's client keeping at most OUTPUT_LIMIT characters of a notebook's outputs (a cell printing without
+    end cannot grow the grader's memory); the checks' results are always kept."""
+
+    kept = 0
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + len(str(content.get("data", "")))
+        if CHECK_MIME in content.get("data", {}) or self.kept + size <= OUTPUT_LIMIT:
+            self.kept += size
+            return super().output(outs, msg, display_id, cell_index)
+        if self.kept <= OUTPUT_LIMIT:  # once: say where the output was cut
+            self.kept = OUTPUT_LIMIT + 1
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text=f"[output cut at {OUTPUT_LIMIT:,} "
+                                                                            "characters by the grader]\n"))
+        return None
+
+
+def _kill_left_behind(already_running: set[int]) -> None:
+    """Kill every process the submission started that outlived its kernel, a new session or a double fork included:
+    the grader is their subreaper (Linux), so orphans become its children instead of init's."""
+    for _ in range(10):  # a process may fork while its siblings are killed: until none is left
+        left = [child for child in psutil.Process().children(recursive=True) if child.pid not in already_running]
+        if not left:
+            return
+        for process in left:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(left, timeout=5)
+
+
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants (PR_SET_CHILD_SUBREAPER), so that `_kill_left_behind` finds them; Linux only."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # 36: PR_SET_CHILD_SUBREAPER
 
 
 def _kill_kernel(client: NotebookClient) -> None:
@@ -200,6 +259,18 @@ def find_submissions(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _not_a_plain_file(folder: Path, path: Path) -> str | None:
+    """Why a submission is not graded when it is a symbolic link (to the teacher's lab, say), sits in a linked
+    folder, or is not a regular file; None for a plain notebook file."""
+    relative = path.relative_to(folder)
+    for part in [folder / Path(*relative.parts[:i]) for i in range(1, len(relative.parts) + 1)]:
+        if part.is_symlink():
+            return f"{part.relative_to(folder)} is a symbolic link; submit the notebook file itself"
+    if not path.is_file():
+        return "it is not a regular file"
+    return None
+
+
 def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = ROOT / "labs",
           only_lab: str | None = None, feedback_dir: str | Path | None = None, timeout_s: float = 600,
           cell_timeout_s: float = 120, progress: bool = True) -> list[Grade]:
@@ -210,6 +281,7 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
     if only_lab is not None and only_lab not in labs:
         raise ValueError(f"unknown lab {only_lab!r}; the labs are: {', '.join(labs)}")
     exercises = {name: lab_exercises(path) for name, path in labs.items()}
+    _become_subreaper()
     out, feedback = Path(out), Path(feedback_dir) if feedback_dir else Path(out).with_name("feedback")
     grades: list[Grade] = []
     write_csv(grades, out)  # a table from an earlier grading is never mistaken for this one's
@@ -219,7 +291,12 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
             lab = lab_name(nbformat.read(path, as_version=4), path, exercises)
         except Exception:
             lab = lab_name(nbformat.v4.new_notebook(), path, exercises)
-        if only_lab is not None and lab not in (None, only_lab):
+        refused = _not_a_plain_file(Path(submissions), path)
+        if refused and (lab or only_lab) in exercises:
+            new = zero(learner, lab or only_lab, exercises[lab or only_lab], f"{path.name} is refused: {refused}")
+        elif refused:
+            new = [Grade(learner, "?", "(none)", 0, 0, False, f"{path.name} is refused: {refused}")]
+        elif only_lab is not None and lab not in (None, only_lab):
             new = zero(learner, only_lab, exercises[only_lab], f"{path.name} is {lab}, not {only_lab}")
         elif (learner, lab or only_lab) in graded:
             lab = lab or only_lab

@@ -7,4 +7,5 @@
     energy        measure(): time, energy, CO2eq, FLOPs          ledger       the green ledger of every run
     footprint     the training-cost calculator                   metrics      BLEU, chrF, exact match, pass@k
     memory        peak memory of a block of code                 checkpoints  safetensors with their config
+    confinement   the kernel's fence (seccomp) around code we did not write: generated programs, graded notebooks
 """
