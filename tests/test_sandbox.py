@@ -1,8 +1,7 @@
 import builtins
 import os
-import resource
 import sys
-import time
+import tracemalloc
 
 import pytest
 
@@ -97,8 +96,7 @@ ATTACKS = {
         "import os, signal\nos.killpg(os.getpgid(0), signal.SIGTERM)",
         "import os\nos.sched_setaffinity(os.getppid(), {{0}})",
         "import os\nos.setpriority(os.PRIO_PROCESS, os.getppid(), 19)",
-        "import resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (1, 1))".replace(
-            "import resource", "import os, resource"),
+        "import os, resource\nresource.prlimit(os.getppid(), resource.RLIMIT_NOFILE, (1, 1))",
     ],
     "network": [
         "import socket\nsocket.socket()",
@@ -145,11 +143,14 @@ def test_the_candidate_runs_in_another_process_and_may_read_and_import():
 @linux_only
 @pytest.mark.parametrize("stream", ["stdout", "stderr"])
 def test_endless_output_is_cut_and_the_callers_memory_stays_flat(stream):
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     program = f"import sys\nline = 'x' * 10000 + '\\n'\nwhile True:\n    sys.{stream}.write(line)\n"
-    result = run_candidate(program, TESTS, timeout_s=2)
-    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert result.outcome == "timeout" and grown_mb < 50, grown_mb  # the old sandbox grew by gigabytes
+    tracemalloc.start()
+    try:
+        result = run_candidate(program, TESTS, timeout_s=2)
+        peak_mb = tracemalloc.get_traced_memory()[1] / 2**20  # what this process allocated, at its highest
+    finally:
+        tracemalloc.stop()
+    assert result.outcome == "timeout" and peak_mb < 20, peak_mb  # the old sandbox grew by gigabytes
     assert len(result.output) <= OUTPUT_LIMIT
 
 
@@ -212,9 +213,3 @@ def test_without_confinement_it_refuses_unless_the_caller_opts_in(monkeypatch, v
     seatbelt = run_candidate(f"open({str(victim)!r}, 'w')\n" + ADD, TESTS, allow_unconfined=True)
     assert seatbelt.outcome == "blocked" and not seatbelt.confined
 
-
-@linux_only
-def test_a_confined_run_starts_within_a_fraction_of_a_second():
-    start = time.perf_counter()
-    assert run_candidate(ADD, TESTS).passed
-    assert time.perf_counter() - start < 5  # about 0.06 s on a course machine; see benchmarks/bench_sandbox.py
