@@ -37,7 +37,8 @@ def _grade(args: argparse.Namespace) -> int:
     feedback = args.feedback or Path(args.out).with_name("feedback")
     try:
         grades = grade(args.submissions, args.out, labs_dir=args.labs, only_lab=args.lab, feedback_dir=args.feedback,
-                       timeout_s=args.timeout, cell_timeout_s=args.cell_timeout)
+                       timeout_s=args.timeout, cell_timeout_s=args.cell_timeout,
+                       allow_unconfined=args.allow_unconfined)
     except (KeyboardInterrupt, asyncio.CancelledError):  # the teacher's Ctrl-C (while a kernel starts, asyncio
         # turns it into a cancellation): not the learner's failure, and not a finished grading
         print(f"greenlab grade: interrupted; the submission being run was not graded, and the grades before it "
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--feedback", help="folder for the per-learner feedback (default: next to --out)")
     grade.add_argument("--timeout", type=_seconds, default=600, help="seconds for a whole notebook")
     grade.add_argument("--cell-timeout", type=_seconds, default=120, help="seconds before a cell is interrupted")
+    grade.add_argument("--allow-unconfined", action="store_true",
+                       help="grade where kernels cannot be confined (no seccomp or Landlock): only in an account or "
+                            "container that holds nothing else")
     grade.set_defaults(run=_grade)
     train = commands.add_parser("train", help="train a zoo recipe; also as `torchrun --nproc_per_node N -m greenlab "
                                               "train ...` (data parallel)")

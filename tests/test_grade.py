@@ -15,8 +15,10 @@ import pytest
 from greenlab import cli
 from greenlab.classroom.assign import make_student_version
 from greenlab.classroom.checks import CHECK_MIME
+from greenlab.classroom import grade as grade_module
 from greenlab.classroom.grade import (KILL_GRACE_S, OUTPUT_LIMIT, BoundedClient, find_submissions, grade,
-                                      lab_exercises)
+                                      kernel_readable, lab_exercises)
+from greenlab.foundations.confinement import kernel_confinement_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
@@ -59,12 +61,18 @@ def graded(tmp_path_factory):
           "### BEGIN SOLUTION\n    raise NotImplementedError")  # the function typed again above the check line:
     _edit(folder / "typed.ipynb", folder / "typed.ipynb", "# check: training_flops",
           "def training_flops(n_params, n_tokens):\n    return 6 * n_params * n_tokens\n\n# check: training_flops")
-    _edit(LAB00, folder / "spawns.ipynb", "def energy_kwh(",
-          f"import os, subprocess\nsubprocess.Popen(['sleep', '{LEFT_BEHIND}'], start_new_session=True)\n"
-          f"if os.fork() == 0:  # a double fork: the grandchild outlives its parent\n"
-          f"    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{LEFT_BEHIND}'])\n    os._exit(0)\n\n"
-          "def energy_kwh(")
     out = tmp_path_factory.mktemp("grades") / "grades.csv"
+    canary = tmp_path_factory.mktemp("elsewhere") / "canary.txt"
+    canary.write_text("intact")
+    attacks = [f"open({str(LAB00)!r}).read()", f"open({str(folder / 'full.ipynb')!r}).read()",
+               f"open({str(canary)!r}, 'w')", f"os.chmod({str(canary)!r}, 0o777)", f"os.remove({str(canary)!r})",
+               f"open({str(out.with_name('feedback'))!r} + '/full_lab00_green_ai.md', 'w')",
+               f"open({str(out)!r}, 'a')", "subprocess.run(['true'])", "os.fork()", "socket.socket()",
+               "os.kill(os.getppid(), 0)"]
+    _edit(LAB00, folder / "hostile.ipynb", "def training_flops(",  # full marks only if every attempt is refused
+          "import os, socket, subprocess\ndone = []\n" + "".join(
+              f"try:\n    {attack}\n    done.append({attack!r})\nexcept OSError:\n    pass\n" for attack in attacks)
+          + "assert not done, done\n\ndef training_flops(")
     grades = grade(folder, out, only_lab="lab00_green_ai", timeout_s=120, cell_timeout_s=20, progress=False)
     with out.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -101,11 +109,41 @@ def test_a_function_typed_above_the_check_line_is_graded(graded):
     assert typed["training_flops"].passed and _total(rows, "typed") == 5
 
 
-def test_no_process_a_submission_started_outlives_its_grading(graded):
-    _, _, grades, rows = graded
-    assert _total(rows, "spawns") == 5  # its checks ran as usual
+@pytest.mark.skipif(kernel_confinement_problem() is not None, reason="the kernel cannot be confined here")
+def test_a_confined_kernel_reads_writes_and_starts_nothing_outside_its_copy(graded):
+    folder, out, grades, rows = graded
+    assert _total(rows, "hostile") == 5, [g.message for g in grades if g.learner == "hostile"]
+    assert (out.parent / "feedback" / "full_lab00_green_ai.md").read_text().startswith("# lab00_green_ai")
+    assert sum(r["learner"] == "hostile" and r["exercise"] == "TOTAL" for r in rows) == 1
+
+
+def test_no_process_a_submission_started_outlives_its_grading(tmp_path, monkeypatch):
+    monkeypatch.setattr(grade_module, "kernel_confinement_problem", lambda: "unconfined, to let it start them")
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    _edit(LAB00, folder / "spawns.ipynb", "def energy_kwh(",
+          f"import os, subprocess\nsubprocess.Popen(['sleep', '{LEFT_BEHIND}'], start_new_session=True)\n"
+          f"if os.fork() == 0:  # a double fork: the grandchild outlives its parent\n"
+          f"    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{LEFT_BEHIND}'])\n    os._exit(0)\n\n"
+          "def energy_kwh(")
+    grades = grade(folder, tmp_path / "grades.csv", only_lab="lab00_green_ai", progress=False, allow_unconfined=True)
+    assert sum(g.score for g in grades) == 5  # its checks ran as usual
     stray = [p for p in psutil.process_iter(["cmdline"]) if LEFT_BEHIND in (p.info["cmdline"] or [])]
     assert not stray, stray
+
+
+def test_where_kernels_cannot_be_confined_grading_needs_the_opt_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(grade_module, "kernel_confinement_problem", lambda: "this is os2")
+    (tmp_path / "submissions").mkdir()
+    shutil.copy(LAB00, tmp_path / "submissions" / "ann.ipynb")
+    with pytest.raises(RuntimeError, match="here it cannot be: this is os2. To grade anyway, unconfined "
+                                           r"\(--allow-unconfined\)"):
+        grade(tmp_path / "submissions", tmp_path / "grades.csv", progress=False)
+
+
+def test_the_folders_a_kernel_may_read_must_not_hold_the_submissions():
+    with pytest.raises(ValueError, match="lies inside .*which a graded kernel may read"):
+        kernel_readable([Path(sys.prefix) / "submissions"])
 
 
 def test_endless_output_is_cut_and_the_checks_results_kept():
@@ -197,14 +235,18 @@ def _rows(out: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def test_a_submission_that_kills_the_grader_loses_no_earlier_grade(tmp_path):
+def test_a_grader_killed_midway_loses_no_earlier_grade(tmp_path):
     folder = tmp_path / "submissions"
     folder.mkdir()
     shutil.copy(LAB00, folder / "ann.ipynb")
-    _edit(LAB00, folder / "zed.ipynb", "def energy_kwh(",
-          "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n\ndef energy_kwh(")
-    grader = _grader(folder, tmp_path / "grades.csv")
-    assert grader.wait(timeout=240) == -signal.SIGKILL
+    _edit(LAB00, folder / "zed.ipynb", "def energy_kwh(", "import time\ntime.sleep(600)\n\ndef energy_kwh(")
+    grader = _grader(folder, tmp_path / "grades.csv")  # killed while zed runs: a crash, a power cut, an OOM kill
+    deadline = time.monotonic() + 240
+    out = tmp_path / "grades.csv"
+    while time.monotonic() < deadline and not (out.exists() and any(r["learner"] == "ann" for r in _rows(out))):
+        time.sleep(0.5)
+    grader.kill()
+    assert grader.wait(timeout=60) == -signal.SIGKILL
     rows = _rows(tmp_path / "grades.csv")
     assert _total(rows, "ann") == 5 and not [r for r in rows if r["learner"] == "zed"]
     assert "**Score: 5 / 5**" in (tmp_path / "feedback" / "ann_lab00_green_ai.md").read_text(encoding="utf-8")

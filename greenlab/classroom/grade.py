@@ -31,7 +31,9 @@ import math
 import os
 import shutil
 import signal
+import site
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -46,7 +48,9 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from greenlab.classroom.checks import CHECK_MARKER, CHECK_MIME
-from greenlab.foundations.settings import ROOT, replaced_whole
+from greenlab.foundations.confinement import kernel_confinement_problem
+from greenlab.foundations.settings import DATA_DIR, ROOT, cache_dir, replaced_whole
+from greenlab.presentation import machine
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,9 @@ def zero(learner: str, lab: str, exercises: list[Exercise], message: str) -> lis
 
 
 def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise], timeout_s: float,
-                   cell_timeout_s: float) -> list[Grade]:
-    """Run one submission in a temporary copy with the original checks appended; its grades per exercise."""
+                   cell_timeout_s: float, readable: list[str] | None = None) -> list[Grade]:
+    """Run one submission in a temporary copy with the original checks appended; its grades per exercise. With
+    `readable` (the folders a kernel may read), the kernel is confined before the learner's first cell."""
     with tempfile.TemporaryDirectory(prefix="greenlab-grade-") as folder:
         copy = Path(folder) / path.name
         shutil.copyfile(path, copy)
@@ -136,6 +141,8 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
                 f"importlib.reload(greenlab.classroom.checks); importlib.reload({module})\n"
         checks = [nbformat.v4.new_code_cell(fresh + e.cell.source) for e in exercises]
         notebook.cells.extend(checks)
+        if readable is not None:
+            notebook.cells.insert(0, _fence_cell(readable, [folder, str(cache_dir()), os.devnull]))
         deadline = time.monotonic() + timeout_s
         out_of_time = f"the notebook ran out of its {timeout_s:g} s"
 
@@ -175,6 +182,8 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
         # the teacher, not the learner, so this submission gets no grade and the grading stops.
         if getattr(client, "_async_cleanup_kernel_future", None) is not None:
             raise KeyboardInterrupt
+        if readable is not None and FENCE_FAILED in str(notebook.cells[0].get("outputs")):
+            raise RuntimeError(f"the kernel grading {path} could not be confined: {notebook.cells[0].outputs}")
         if time.monotonic() > deadline:
             stopped = out_of_time
         return _check_results(notebook.cells[-len(checks):], exercises, stopped, learner, lab)
@@ -182,6 +191,44 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
 
 KILL_GRACE_S = 5  # after the notebook's budget, a kernel still running this long is killed
 OUTPUT_LIMIT = 2**20  # characters of output kept per submission; beyond it only the checks' results are kept
+
+
+FENCE_FAILED = "greenlab grade: the kernel could not be confined"
+
+
+def _fence_cell(readable: list[str], writable: list[str]) -> nbformat.NotebookNode:
+    """The cell the grader runs before the learner's first: it confines the kernel (foundations/confinement), or
+    ends it, so that no learner's line ever runs unconfined. First it lets codecarbon probe the hardware, which it
+    does once per process in a subprocess, while the kernel may still start one: `measure` then works inside."""
+    return nbformat.v4.new_code_cell(
+        f"import os, tempfile, warnings\nfrom greenlab.foundations.confinement import confine_kernel\n"
+        f"from greenlab.foundations.energy import measure\ntry:\n"
+        f"    with warnings.catch_warnings(action='ignore'), measure('hardware probe', record=False):\n"
+        f"        pass\n"
+        f"    confine_kernel({readable!r}, {writable!r})\nexcept BaseException as error:\n"
+        f"    print({FENCE_FAILED!r}, repr(error), flush=True)\n    os._exit(70)\n"
+        f"tempfile.tempdir = os.getcwd()  # the working copy: the one folder it may write, with the cache\n"
+        f"del confine_kernel, measure")
+
+
+def kernel_readable(keep_out: list[Path]) -> list[str]:
+    """The folders a graded kernel may read: the system's, Python's and its libraries', the course's package and
+    data, the caches of greenlab, Hugging Face and matplotlib. A ValueError when one of them holds a folder of
+    `keep_out` (the teacher's labs, the submissions, the grades), which the kernel must not read."""
+    import greenlab
+    import matplotlib
+    from huggingface_hub import constants
+    roots = ["/usr", "/lib", "/lib32", "/lib64", "/etc", "/proc", "/sys", "/dev", sys.prefix, sys.base_prefix,
+             *sysconfig.get_paths().values(), *site.getsitepackages(), site.getusersitepackages(),
+             str(Path(greenlab.__file__).parent), str(DATA_DIR), str(machine.CONSTRAINTS), str(machine.COLAB),
+             str(cache_dir()), constants.HF_HOME, matplotlib.get_cachedir(), matplotlib.get_configdir()]
+    roots = list(dict.fromkeys(str(Path(root).resolve()) for root in roots if Path(root).exists()))
+    for secret in keep_out:
+        inside = [root for root in roots if secret.resolve().is_relative_to(root)]
+        if inside:
+            raise ValueError(f"{secret} lies inside {inside[0]}, which a graded kernel may read: keep the labs, "
+                             f"the submissions and the grades in folders of their own")
+    return roots
 
 
 def _without_check(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -273,8 +320,9 @@ def _not_a_plain_file(folder: Path, path: Path) -> str | None:
 
 def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = ROOT / "labs",
           only_lab: str | None = None, feedback_dir: str | Path | None = None, timeout_s: float = 600,
-          cell_timeout_s: float = 120, progress: bool = True) -> list[Grade]:
-    """Grade every notebook under `submissions`; write the CSV `out` and one Markdown feedback file per learner."""
+          cell_timeout_s: float = 120, progress: bool = True, allow_unconfined: bool = False) -> list[Grade]:
+    """Grade every notebook under `submissions`; write the CSV `out` and one Markdown feedback file per learner.
+    Each kernel is confined (foundations/confinement); where it cannot be, grading stops unless `allow_unconfined`."""
     labs = {p.stem: p for p in sorted(Path(labs_dir).glob("lab*.ipynb"))}
     if not labs:
         raise ValueError(f"no lab (lab*.ipynb) in {labs_dir}: --labs names the folder of the teacher's labs")
@@ -283,6 +331,12 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
     exercises = {name: lab_exercises(path) for name, path in labs.items()}
     _become_subreaper()
     out, feedback = Path(out), Path(feedback_dir) if feedback_dir else Path(out).with_name("feedback")
+    problem = kernel_confinement_problem()
+    if problem and not allow_unconfined:
+        raise RuntimeError(f"graded notebooks run only in a kernel the operating system confines, and here it "
+                           f"cannot be: {problem}. To grade anyway, unconfined (--allow-unconfined), use an "
+                           f"account or container that holds nothing else (docs/teaching.md)")
+    readable = None if problem else kernel_readable([Path(labs_dir), Path(submissions), out.parent, feedback])
     grades: list[Grade] = []
     write_csv(grades, out)  # a table from an earlier grading is never mistaken for this one's
     graded: dict[tuple[str, str], Path] = {}
@@ -308,7 +362,7 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
         else:
             lab = lab or only_lab  # grading one lab: a submission with no lab name is taken to be that lab
             graded[(learner, lab)] = path
-            new = grade_notebook(path, learner, lab, exercises[lab], timeout_s, cell_timeout_s)
+            new = grade_notebook(path, learner, lab, exercises[lab], timeout_s, cell_timeout_s, readable)
         grades.extend(new)
         write_csv(grades, out)  # after every submission: a submission that kills the grader loses nothing before it
         learner_labs = {(g.learner, g.lab) for g in new}
