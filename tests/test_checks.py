@@ -15,6 +15,11 @@ def reference(X, Y):
     return X @ Y.T
 
 
+def _own(library_function):
+    """The library's function as a learner who wrote the same thing would submit it: a function of their own."""
+    return lambda *args, **kwargs: library_function(*args, **kwargs)
+
+
 def test_a_correct_function_passes():
     result = check_function(lambda X, Y: torch.einsum("id,jd->ij", X, Y), reference, _matrices, exercise="sim")
     assert result.passed and bool(result)
@@ -57,7 +62,8 @@ def test_wrong_shape_dtype_nan_and_values_are_diagnosed():
 def test_hint_is_shown_on_failure_only():
     bad = check_function(lambda X, Y: Y @ X.T, reference, _matrices, exercise="sim", hint="rows of X first")
     assert "Hint: rows of X first" in bad.message and "inputs (tensor(3, 4), tensor(5, 4))" in bad.message
-    assert "Hint" not in check_function(reference, reference, _matrices, exercise="sim").message
+    good = check_function(_own(reference), reference, _matrices, exercise="sim", hint="rows of X first")
+    assert good.passed and "Hint" not in good.message
 
 
 def test_not_a_function():
@@ -84,10 +90,10 @@ def test_lab01_and_lab02_checks_accept_the_library_and_reject_mistakes():
     from greenlab.models.gpt import math_attention
 
     assert lab01.check_count_pairs(lambda ids: Counter(zip(ids, ids[1:]))).passed
-    assert lab01.check_merge(merge).passed
+    assert lab01.check_merge(_own(merge)).passed
     assert not lab01.check_merge(lambda ids, pair, new: ids).passed
     assert lab01.check_encode(lambda text, merges: encode_bytes(text.encode(), merges)).passed
-    assert lab02.check_causal_attention(math_attention).passed
+    assert lab02.check_causal_attention(_own(math_attention)).passed
     unscaled = lab02.check_causal_attention(lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v)
     assert not unscaled.passed and "Hint" in unscaled.message
 
@@ -105,7 +111,7 @@ def test_lab03_checks_accept_the_library_and_reject_mistakes():
 
     assert lab03.check_sliding_window_mask(lambda n, w: causal(n, window=w)).passed
     assert not lab03.check_sliding_window_mask(lambda n, w: causal(n, window=w + 1)).passed
-    assert lab03.check_strided_mask(strided).passed
+    assert lab03.check_strided_mask(_own(strided)).passed
     assert not lab03.check_strided_mask(lambda n, s: causal(n)).passed
     assert lab03.check_blocked_attention(lambda q, k, v, w, b: sliding_window_attention(q, k, v, w, block=b)).passed
     dense = lab03.check_blocked_attention(
@@ -141,7 +147,7 @@ def test_lab04_checks_accept_the_library_and_reject_mistakes(tiny):
     from greenlab.training import zoo
     from greenlab.training.distill import distillation_loss
 
-    assert lab04.check_kd_loss(distillation_loss).passed
+    assert lab04.check_kd_loss(_own(distillation_loss)).passed
     no_t2 = lab04.check_kd_loss(lambda s, t, y, T, a: distillation_loss(s, t, y, T, a) / T**2)
     assert not no_t2.passed and "Hint" in no_t2.message
     teacher = zoo.load(tiny, progress=False).model
@@ -233,14 +239,14 @@ def test_lab06_checks_accept_the_library_and_reject_mistakes():
         wanted, found = metrics.ngrams(reference, n), metrics.ngrams(hypothesis, n)
         return sum(count for gram, count in found.items() if gram in wanted), sum(found.values())
 
-    assert lab06.check_modified_precision(metrics.modified_precision).passed
+    assert lab06.check_modified_precision(_own(metrics.modified_precision)).passed
     assert not lab06.check_modified_precision(unclipped).passed
     negative_total = lab06.check_modified_precision(lambda h, r, n: (metrics.modified_precision(h, r, n)[0],
                                                                      len(h) - n + 1))
     assert not negative_total.passed and "expected 0, got -1" in negative_total.message
     assert "not implemented" in lab06.check_modified_precision(_not_implemented_function).message
 
-    assert lab06.check_brevity_penalty(metrics.brevity_penalty).passed
+    assert lab06.check_brevity_penalty(_own(metrics.brevity_penalty)).passed
     empty = lab06.check_brevity_penalty(lambda h, r: 1.0 if h >= r else math.exp(1 - r / h))
     assert not empty.passed and "ZeroDivisionError" in empty.message
     assert not lab06.check_brevity_penalty(lambda h, r: math.exp(1 - r / h) if h else 0.0).passed  # longer: > 1
@@ -322,14 +328,15 @@ def test_lab07_pass_at_k_and_cheapest_method_checks_accept_the_library_and_rejec
     from greenlab.classroom.exercises import lab07
     from greenlab.foundations import metrics
 
-    assert lab07.check_pass_at_k(metrics.pass_at_k).passed
+    assert lab07.check_pass_at_k(_own(metrics.pass_at_k)).passed
+    assert "course's own reference" in lab07.check_pass_at_k(metrics.pass_at_k).message  # submitted as is
     assert lab07.check_pass_at_k(lambda n, c, k: 1 - math.comb(n - c, k) / math.comb(n, k)).passed
     assert not lab07.check_pass_at_k(lambda n, c, k: c / n).passed  # the share that pass is pass@1, not pass@k
     assert not lab07.check_pass_at_k(lambda n, c, k: 1 - (1 - c / n) ** k).passed  # draws put back
     assert "not implemented" in lab07.check_pass_at_k(_not_implemented_function).message
 
     reference = lab07.reference_cheapest_method
-    assert lab07.check_cheapest_method(reference).passed
+    assert lab07.check_cheapest_method(_own(reference)).passed
     above = lab07.check_cheapest_method(lambda t, b, q, c: t[t[q] > b][c].idxmin() if (t[q] > b).any() else None)
     assert not above.passed and "expected 'method A'" in above.message  # a method exactly on the bar meets it
     assert not lab07.check_cheapest_method(lambda t, b, q, c: t[c].idxmin()).passed  # ignores the bar

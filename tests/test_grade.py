@@ -23,6 +23,18 @@ from greenlab.foundations.confinement import kernel_confinement_problem
 ROOT = Path(__file__).resolve().parent.parent
 LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
 LAB01 = ROOT / "labs" / "lab01_tokenization.ipynb"
+FAKE_FORMATTER = """from greenlab.classroom.checks import CHECK_MIME
+shown = get_ipython().display_formatter.format
+
+def passing(obj, include=None, exclude=None):
+    data, metadata = shown(obj, include, exclude)
+    if CHECK_MIME in data:
+        data[CHECK_MIME] = {**data[CHECK_MIME], "passed": True}
+    return data, metadata
+
+get_ipython().display_formatter.format = passing
+
+def training_flops("""
 LEFT_BEHIND = "4242.5"  # seconds a submission's stray process would sleep: a name to find it by
 
 
@@ -61,6 +73,22 @@ def graded(tmp_path_factory):
           "### BEGIN SOLUTION\n    raise NotImplementedError")  # the function typed again above the check line:
     _edit(folder / "typed.ipynb", folder / "typed.ipynb", "# check: training_flops",
           "def training_flops(n_params, n_tokens):\n    return 6 * n_params * n_tokens\n\n# check: training_flops")
+    wrong = ("return 6 * n_params * n_tokens", "return 0")  # each of these learners patches the checks to pass it:
+    _edit(LAB00, folder / "formatter.ipynb", *wrong)
+    _edit(folder / "formatter.ipynb", folder / "formatter.ipynb", "def training_flops(", FAKE_FORMATTER)
+    _edit(LAB00, folder / "transformer.ipynb", *wrong)
+    _edit(folder / "transformer.ipynb", folder / "transformer.ipynb", "def training_flops(",
+          "get_ipython().input_transformers_post.append(lambda lines: [line.replace('check_training_flops("
+          "training_flops)', 'check_training_flops(lambda n, d: 6 * n * d)') for line in lines])\n\n"
+          "def training_flops(")
+    _edit(LAB00, folder / "reloader.ipynb", *wrong)
+    _edit(folder / "reloader.ipynb", folder / "reloader.ipynb", "def training_flops(",
+          "import importlib\nimport greenlab.classroom.exercises.lab00 as exercises\n"
+          "from greenlab.classroom.checks import CheckResult\nimportlib.reload = lambda module: module\n"
+          "exercises.check_training_flops = lambda fn: CheckResult('training_flops', True, 'ok')\n\n"
+          "def training_flops(")
+    _edit(LAB00, folder / "copier.ipynb", "    return 6 * n_params * n_tokens\n    ### END SOLUTION",
+          "    ### END SOLUTION\nfrom greenlab.foundations.footprint import training_flops")
     out = tmp_path_factory.mktemp("grades") / "grades.csv"
     canary = tmp_path_factory.mktemp("elsewhere") / "canary.txt"
     canary.write_text("intact")
@@ -162,6 +190,22 @@ def test_endless_output_is_cut_and_the_checks_results_kept():
     assert sum(len(o.get("text", "")) for o in outs) <= OUTPUT_LIMIT + 100
     assert "[output cut at 1,048,576 characters by the grader]" in outs[-2]["text"]
     assert CHECK_MIME in outs[-1]["data"]
+
+
+@pytest.mark.parametrize("learner, replaced", [("formatter", "display formatters"),
+                                               ("transformer", "input transformers"),
+                                               ("reloader", "importlib.reload, check functions")])
+def test_patching_the_checks_from_the_kernel_is_flagged(graded, learner, replaced):
+    _, _, grades, _ = graded
+    flags = [g.message for g in grades if g.learner == learner and g.exercise == "(tampering)"]
+    assert flags == [f"the learner's code replaced {replaced}: read the notebook behind this score"], flags
+    assert not [g for g in grades if g.learner in ("full", "hostile", "typed") and g.exercise == "(tampering)"]
+
+
+def test_the_courses_own_reference_is_not_a_solution(graded):
+    _, _, grades, _ = graded
+    copied = next(g for g in grades if g.learner == "copier" and g.exercise == "training_flops")
+    assert not copied.passed and "the course's own reference function" in copied.message
 
 
 def test_messages_explain_each_score(graded):

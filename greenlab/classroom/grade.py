@@ -6,7 +6,8 @@ Every check cell of a lab starts with a marker line that names its exercise and 
     lab00.check_training_flops(training_flops)
 
 For each submitted notebook, the grader
-    1. copies it to a temporary folder (the submission itself is never modified, and runs nowhere else),
+    1. copies it to a temporary folder (the submission itself is never modified, and runs nowhere else; a kernel
+       confined to that folder runs it),
     2. drops every check cell the learner's copy has (edited or not; lines the learner typed above its `# check:`
        line stay) and appends the teacher's original check cells, so a check cannot be passed by editing it,
     3. runs it top to bottom in a fresh kernel (nbclient), interrupting any cell that exceeds its time, within a
@@ -14,19 +15,23 @@ For each submitted notebook, the grader
        interrupt (a loop that catches KeyboardInterrupt) is killed with its whole process group,
     4. keeps at most OUTPUT_LIMIT characters of output, and kills every process the notebook left behind (a new
        session or a double fork included: on Linux the grader adopts orphans as their subreaper),
-    5. reads each check's machine-readable result (`application/vnd.greenlab.check+json`),
+    5. reads each check's machine-readable result (`application/vnd.greenlab.check+json`), and flags a kernel
+       whose display formatters, input transformers, importlib.reload or check functions changed (a probe before
+       the learner's first cell and after the last check),
     6. writes the grades table and the learner's feedback at once (atomically), before the next submission.
 A notebook that crashes, loops or is not a notebook scores zero for what did not run; the others go on. A
-submission that is a symbolic link, or sits in a linked folder, is refused. A submission that kills the grader itself
-loses nothing already graded. The teacher's Ctrl-C stops the grading: the submission being run is not graded (it gets
-no row), and the rows written so far stay. A submission's kernel is not confined by the operating system yet (unlike
-generated programs, `greenlab.foundations.confinement`): run the grader in an account or container that holds nothing
-else (docs/teaching.md).
+submission that is a symbolic link, or sits in a linked folder, is refused. A grader killed midway (a crash, a power
+cut) loses nothing already graded. The teacher's Ctrl-C stops the grading: the submission being run is not graded (it gets
+no row), and the rows written so far stay. Before the learner's first cell, a cell of the grader's confines the
+kernel (`greenlab.foundations.confinement`: Landlock and seccomp): it reads only what a lab needs, writes only its
+working copy and the cache, and starts no process, socket or signal; where that is impossible, grading stops unless
+the teacher allows it unconfined (docs/teaching.md).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import shutil
@@ -140,7 +145,9 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
         fresh = f"import importlib, greenlab.classroom.checks, greenlab.classroom.exercises.{module} as {module}\n" \
                 f"importlib.reload(greenlab.classroom.checks); importlib.reload({module})\n"
         checks = [nbformat.v4.new_code_cell(fresh + e.cell.source) for e in exercises]
-        notebook.cells.extend(checks)
+        probes = [nbformat.v4.new_code_cell(_FINGERPRINT.replace("MODULE", module)) for _ in range(2)]  # before
+        # the learner's first cell and after the last check
+        notebook.cells = [probes[0], *notebook.cells, *checks, probes[1]]
         if readable is not None:
             notebook.cells.insert(0, _fence_cell(readable, [folder, str(cache_dir()), os.devnull]))
         deadline = time.monotonic() + timeout_s
@@ -186,7 +193,12 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
             raise RuntimeError(f"the kernel grading {path} could not be confined: {notebook.cells[0].outputs}")
         if time.monotonic() > deadline:
             stopped = out_of_time
-        return _check_results(notebook.cells[-len(checks):], exercises, stopped, learner, lab)
+        grades = _check_results(notebook.cells[-len(checks) - 1:-1], exercises, stopped, learner, lab)
+        changed = _tampering(*probes)
+        if changed:
+            grades.append(Grade(learner, lab, "(tampering)", 0, 0, False, f"the learner's code replaced {changed}: "
+                                                                          "read the notebook behind this score"))
+        return grades
 
 
 KILL_GRACE_S = 5  # after the notebook's budget, a kernel still running this long is killed
@@ -209,6 +221,56 @@ def _fence_cell(readable: list[str], writable: list[str]) -> nbformat.NotebookNo
         f"    print({FENCE_FAILED!r}, repr(error), flush=True)\n    os._exit(70)\n"
         f"tempfile.tempdir = os.getcwd()  # the working copy: the one folder it may write, with the cache\n"
         f"del confine_kernel, measure")
+
+
+# A probe the grader runs before the learner's first cell and after the last check: what decides how a check's
+# result reaches the grader (IPython's display formatters and hooks, input transformers, importlib.reload) and the
+# checks' own code. A difference between the two is flagged in grades.csv: evidence, not proof against a learner
+# who sets out to hide a change (docs/teaching.md).
+_FINGERPRINT = """def __greenlab_fingerprint():
+    import hashlib, importlib, json, sys
+    ip = get_ipython()
+    def name(thing):
+        thing = getattr(thing, "__func__", thing)
+        return f"{getattr(thing, '__module__', None)}.{getattr(thing, '__qualname__', type(thing).__qualname__)}:{id(thing)}"
+    def on_instance(obj):  # callables set on the object itself, hiding its class's methods
+        return sorted(key for key, value in vars(obj).items() if callable(value) and hasattr(type(obj), key))
+    def greenlab_printers(formatter):
+        return sorted(f"{kind.__module__}.{kind.__qualname__}" for kind in getattr(formatter, "type_printers", {})
+                      if isinstance(kind, type) and kind.__module__.startswith("greenlab"))
+    def digest(code):  # the instructions, names and constants, nested functions included
+        parts = [code.co_code, code.co_names] + [digest(c) if hasattr(c, "co_code") else c for c in code.co_consts]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
+    def functions(module):
+        return sorted((key, digest(value.__code__)) for key, value in
+                      vars(importlib.import_module(module)).items() if hasattr(value, "__code__"))
+    formatter = ip.display_formatter
+    print("greenlab-fingerprint", json.dumps({
+        "display formatters": [name(formatter), on_instance(formatter)] + [
+            [mime, name(each), on_instance(each), greenlab_printers(each)] for mime, each in sorted(formatter.formatters.items())],
+        "display hooks": [name(ip.display_pub), on_instance(ip.display_pub), name(ip.displayhook), name(sys.displayhook)],
+        "input transformers": [name(each) for each in
+                               ip.input_transformers_cleanup + ip.input_transformers_post + ip.ast_transformers],
+        "importlib.reload": name(importlib.reload),
+        "check functions": [functions("greenlab.classroom.checks"), functions("greenlab.classroom.exercises.MODULE")]}))
+__greenlab_fingerprint()
+del __greenlab_fingerprint"""
+
+
+def _tampering(before: nbformat.NotebookNode, after: nbformat.NotebookNode) -> str:
+    """What differs between the probe run before the learner's code and the one after the checks ("" when
+    nothing, or when a probe did not print: a kernel that died is scored by its checks)."""
+    def fingerprint(cell: nbformat.NotebookNode) -> dict | None:
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        line = next((line for line in text.splitlines() if line.startswith("greenlab-fingerprint ")), None)
+        try:
+            return json.loads(line.split(" ", 1)[1]) if line else None
+        except json.JSONDecodeError:
+            return None
+    first, last = fingerprint(before), fingerprint(after)
+    if first is None or last is None:
+        return ""
+    return ", ".join(key for key in first if first[key] != last.get(key))
 
 
 def kernel_readable(keep_out: list[Path]) -> list[str]:
