@@ -21,8 +21,8 @@ For each submitted notebook, the grader
     6. writes the grades table and the learner's feedback at once (atomically), before the next submission.
 A notebook that crashes, loops or is not a notebook scores zero for what did not run; the others go on. A
 submission that is a symbolic link, or sits in a linked folder, is refused. A grader killed midway (a crash, a power
-cut) loses nothing already graded. The teacher's Ctrl-C stops the grading: the submission being run is not graded (it gets
-no row), and the rows written so far stay. Before the learner's first cell, a cell of the grader's confines the
+cut) loses nothing already graded. The teacher's Ctrl-C stops the grading: the submission being run is not graded (it
+gets no row), and the rows written so far stay. Before the learner's first cell, a cell of the grader's confines the
 kernel (`greenlab.foundations.confinement`: Landlock and seccomp): it reads only what a lab needs, writes only its
 working copy and the cache, and starts no process, socket or signal; where that is impossible, grading stops unless
 the teacher allows it unconfined (docs/teaching.md).
@@ -232,7 +232,8 @@ _FINGERPRINT = """def __greenlab_fingerprint():
     ip = get_ipython()
     def name(thing):
         thing = getattr(thing, "__func__", thing)
-        return f"{getattr(thing, '__module__', None)}.{getattr(thing, '__qualname__', type(thing).__qualname__)}:{id(thing)}"
+        qualname = getattr(thing, "__qualname__", type(thing).__qualname__)
+        return f"{getattr(thing, '__module__', None)}.{qualname}:{id(thing)}"
     def on_instance(obj):  # callables set on the object itself, hiding its class's methods
         return sorted(key for key, value in vars(obj).items() if callable(value) and hasattr(type(obj), key))
     def greenlab_printers(formatter):
@@ -247,8 +248,10 @@ _FINGERPRINT = """def __greenlab_fingerprint():
     formatter = ip.display_formatter
     print("greenlab-fingerprint", json.dumps({
         "display formatters": [name(formatter), on_instance(formatter)] + [
-            [mime, name(each), on_instance(each), greenlab_printers(each)] for mime, each in sorted(formatter.formatters.items())],
-        "display hooks": [name(ip.display_pub), on_instance(ip.display_pub), name(ip.displayhook), name(sys.displayhook)],
+            [mime, name(each), on_instance(each), greenlab_printers(each)]
+            for mime, each in sorted(formatter.formatters.items())],
+        "display hooks": [name(ip.display_pub), on_instance(ip.display_pub), name(ip.displayhook),
+                          name(sys.displayhook)],
         "input transformers": [name(each) for each in
                                ip.input_transformers_cleanup + ip.input_transformers_post + ip.ast_transformers],
         "importlib.reload": name(importlib.reload),

@@ -1,4 +1,4 @@
-"""Confinement of code we did not write, enforced by the operating system's kernel: seccomp-bpf.
+"""Confinement of code we did not write, enforced by the operating system's kernel: seccomp-bpf and Landlock.
 
 A process that is about to run untrusted code calls `confine()` once, first. From then on the Linux kernel
 checks every system call the process makes against a filter, and kills the process (SIGSYS) when it asks for
@@ -78,7 +78,8 @@ def confinement_problem() -> str | None:
                 return "this Linux kernel was built without seccomp"
         _seccomp()
     except (OSError, ImportError, AttributeError, TypeError) as error:  # pyseccomp raises these without libseccomp
-        return f"libseccomp could not be loaded ({type(error).__name__}: {error}); on Debian or Ubuntu: apt install libseccomp2"
+        return (f"libseccomp could not be loaded ({type(error).__name__}: {error}); on Debian or Ubuntu: "
+                f"apt install libseccomp2")
     return None
 
 
@@ -95,7 +96,7 @@ def confine(for_a_kernel: bool = False) -> None:
     folders, signals to the process itself stay allowed, and a refused call fails with EPERM (a PermissionError in
     Python) instead of ending the process, so that the kernel lives on to run the checks."""
     seccomp = _seccomp()
-    kill = seccomp.ERRNO(errno.EPERM) if for_a_kernel else seccomp.KILL_PROCESS
+    refused = seccomp.ERRNO(errno.EPERM) if for_a_kernel else seccomp.KILL_PROCESS
     rules = seccomp.SyscallFilter(seccomp.ALLOW)
 
     def refuse(action: int, name: str, *args) -> None:
@@ -108,16 +109,16 @@ def confine(for_a_kernel: bool = False) -> None:
     for group, names in FORBIDDEN.items():
         for name in names:
             if group not in left_to_landlock and name not in signals_to_self | allowed_to_a_kernel:
-                refuse(kill, name)
+                refuse(refused, name)
     for name in signals_to_self:  # allowed to this process only: both take its id first
-        refuse(kill, name, seccomp.Arg(0, seccomp.NE, os.getpid()))
-    refuse(kill, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))  # a process, not a thread
+        refuse(refused, name, seccomp.Arg(0, seccomp.NE, os.getpid()))
+    refuse(refused, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))  # a process, not a thread
     refuse(seccomp.ERRNO(errno.ENOSYS), "clone3")  # its flags sit in memory the filter cannot read: the C library
     refuse(seccomp.ERRNO(errno.ENOSYS), "openat2")  # then falls back to clone and openat, which the filter checks
     for flag in filter(None, _WRITE_FLAGS if not for_a_kernel else ()):
-        refuse(kill, "open", seccomp.Arg(1, seccomp.MASKED_EQ, flag, flag))
-        refuse(kill, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, flag, flag))
-    refuse(kill, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))  # setting a limit; reading one (NULL) is allowed
+        refuse(refused, "open", seccomp.Arg(1, seccomp.MASKED_EQ, flag, flag))
+        refuse(refused, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, flag, flag))
+    refuse(refused, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))  # setting a limit; reading one (NULL) is allowed
     rules.load()
 
 
