@@ -18,7 +18,8 @@ written) in an empty temporary folder, and before any of its code runs:
 
 **Threat model.** The sandbox guarantees that a candidate, cooperative or hostile, cannot harm the machine,
 reach the network, touch another process or leave anything behind, and cannot exhaust the caller's memory or
-time. Its verdict travels on a pipe of its own, not on the program's output, written by code that kept its own
+time. It can read what the user running it can read, and its only way out is its own output, which comes back to
+that user. Its verdict travels on a pipe of its own, not on the program's output, written by code that kept its own
 references to what it needs before the program ran; the tests' comparisons (`==`, `<`, `in`, `is`...) accept
 only plain data (numbers, strings, bytes, None and containers of them, exact types), so printing a fake result,
 patching `json` or `builtins`, exiting early (`os._exit(0)` is an error) or returning an object whose `__eq__`
