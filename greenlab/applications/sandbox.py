@@ -47,11 +47,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from greenlab.foundations.confinement import confinement_problem, limit_resources
+from greenlab.foundations.confinement import OUTPUT_LIMIT, confinement_problem, kill_group, limit_resources
 from greenlab.foundations.settings import check_number, check_whole
 
 OUTCOMES = ("passed", "failed", "error", "timeout", "blocked")
-OUTPUT_LIMIT = 2**20  # bytes kept of each of stdout and stderr; the rest is read and dropped
 MEMORY_MB_MINIMUM = 64  # a Python interpreter needs about 30 MB of address space to start
 _VERDICT_LIMIT = 2**16
 
@@ -236,9 +235,7 @@ def _read_bounded(process: subprocess.Popen, job: bytes, verdict_pipe, timeout_s
 
 def _killed(process: subprocess.Popen) -> None:
     """Kill the child and its process group, and reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+    if not kill_group(process.pid):
         process.kill()
     process.wait()
     return None

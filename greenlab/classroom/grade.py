@@ -13,8 +13,8 @@ For each submitted notebook, the grader
     3. runs it top to bottom in a fresh kernel (nbclient), interrupting any cell that exceeds its time, within a
        time budget for the whole notebook: at the budget no further cell starts, and a kernel that ignores the
        interrupt (a loop that catches KeyboardInterrupt) is killed with its whole process group,
-    4. keeps at most OUTPUT_LIMIT characters of output, and kills every process the notebook left behind (a new
-       session or a double fork included: on Linux the grader adopts orphans as their subreaper),
+    4. keeps at most OUTPUT_LIMIT characters of output (confinement's), and kills every process the notebook left
+       behind (a new session or a double fork included: on Linux the grader adopts orphans as their subreaper),
     5. reads each check's machine-readable result (`application/vnd.greenlab.check+json`), and flags a kernel
        whose display formatters, input transformers, importlib.reload or check functions changed (a probe before
        the learner's first cell and after the last check),
@@ -35,7 +35,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import site
 import sys
 import sysconfig
@@ -53,7 +52,8 @@ from tqdm.auto import tqdm
 from traitlets.config import Config
 
 from greenlab.classroom.checks import CHECK_MARKER, CHECK_MIME
-from greenlab.foundations.confinement import kernel_confinement_problem
+from greenlab.foundations.confinement import (OUTPUT_LIMIT, become_subreaper, kernel_confinement_problem,
+                                              kill_group, kill_left_behind)
 from greenlab.foundations.settings import DATA_DIR, ROOT, cache_dir, replaced_whole
 from greenlab.presentation import machine
 
@@ -184,7 +184,7 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
             stopped = out_of_time if killed.is_set() else f"the notebook could not run: {type(error).__name__}: {error}"
         finally:
             watchdog.cancel()
-            _kill_left_behind(already_running)
+            kill_left_behind(already_running)
         # On Ctrl-C (SIGINT) or SIGTERM, nbclient's own handler shuts the kernel down and the run fails: that was
         # the teacher, not the learner, so this submission gets no grade and the grading stops.
         if getattr(client, "_async_cleanup_kernel_future", None) is not None:
@@ -202,7 +202,6 @@ def grade_notebook(path: Path, learner: str, lab: str, exercises: list[Exercise]
 
 
 KILL_GRACE_S = 5  # after the notebook's budget, a kernel still running this long is killed
-OUTPUT_LIMIT = 2**20  # characters of output kept per submission; beyond it only the checks' results are kept
 
 
 FENCE_FAILED = "greenlab grade: the kernel could not be confined"
@@ -324,36 +323,11 @@ class BoundedClient(NotebookClient):
         return None
 
 
-def _kill_left_behind(already_running: set[int]) -> None:
-    """Kill every process the submission started that outlived its kernel, a new session or a double fork included:
-    the grader is their subreaper (Linux), so orphans become its children instead of init's."""
-    for _ in range(10):  # a process may fork while its siblings are killed: until none is left
-        left = [child for child in psutil.Process().children(recursive=True) if child.pid not in already_running]
-        if not left:
-            return
-        for process in left:
-            try:
-                process.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(left, timeout=5)
-
-
-def _become_subreaper() -> None:
-    """Adopt orphaned descendants (PR_SET_CHILD_SUBREAPER), so that `_kill_left_behind` finds them; Linux only."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # 36: PR_SET_CHILD_SUBREAPER
-
-
 def _kill_kernel(client: NotebookClient) -> None:
     """Kill the client's kernel and every process it started (its own process group), whatever it catches."""
     group = getattr(getattr(client.km, "provisioner", None), "pgid", None)
     if group and hasattr(os, "killpg"):
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it had ended
+        kill_group(group)  # nothing to do when it had ended
 
 
 def find_submissions(folder: Path) -> list[tuple[str, Path]]:
@@ -394,7 +368,7 @@ def grade(submissions: str | Path, out: str | Path, *, labs_dir: str | Path = RO
     if only_lab is not None and only_lab not in labs:
         raise ValueError(f"unknown lab {only_lab!r}; the labs are: {', '.join(labs)}")
     exercises = {name: lab_exercises(path) for name, path in labs.items()}
-    _become_subreaper()
+    become_subreaper()  # so that kill_left_behind finds what a submission left in a session of its own
     out, feedback = Path(out), Path(feedback_dir) if feedback_dir else Path(out).with_name("feedback")
     problem = kernel_confinement_problem()
     if problem and not allow_unconfined:

@@ -38,9 +38,11 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import signal
 import sys
 
 CLONE_THREAD = 0x00010000
+OUTPUT_LIMIT = 2**20  # what is kept of an untrusted program's output (per stream, or per graded notebook)
 _WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND, getattr(os, "O_TMPFILE", 0))
 
 # Refused outright, grouped as the module's docstring lists them. A name this machine's kernel lacks is skipped.
@@ -215,3 +217,35 @@ def confine_kernel(readable: list[str], writable: list[str]) -> None:
     if not restrict_paths(readable, writable):
         raise RuntimeError("this Linux kernel has no Landlock: the kernel cannot be confined")
     confine(for_a_kernel=True)
+
+
+def kill_group(group: int) -> bool:
+    """SIGKILL every process of the process group `group`; False when there was none to kill."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def become_subreaper() -> None:
+    """Adopt this process's orphaned descendants (PR_SET_CHILD_SUBREAPER), so that `kill_left_behind` finds those
+    that left their session or were double-forked; Linux only."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # 36: PR_SET_CHILD_SUBREAPER
+
+
+def kill_left_behind(already_running: set[int]) -> None:
+    """Kill every descendant of this process not in `already_running`: what untrusted code left running."""
+    import psutil
+    for _ in range(10):  # a process may fork while its siblings are killed: until none is left
+        left = [child for child in psutil.Process().children(recursive=True) if child.pid not in already_running]
+        if not left:
+            return
+        for process in left:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(left, timeout=5)
