@@ -70,5 +70,12 @@ def test_generation_cost_records_an_inference_row(cache, model):
     assert row["joules_per_1k_tokens"] == pytest.approx(cost.joules_per_1k_tokens)
 
 
+def test_a_ledger_that_cannot_be_written_costs_a_warning_not_the_measurement(cache, model):
+    ledger.ledger_path().mkdir()  # a folder where the ledger should be
+    with pytest.warns(UserWarning, match="not in the green ledger"):
+        cost = generation_cost(model, "tiny", batch_size=1, new_tokens=2, min_seconds=0.1)
+    assert cost.tokens > 0
+
+
 def test_int8_weights_are_counted(model):
     assert nonzero_parameters(quantize_int8(model)) >= nonzero_parameters(model) - 100  # int8 rounds a few to 0

@@ -365,6 +365,14 @@ def test_a_formula_after_leading_whitespace_is_quoted_too(tmp_path, name):
     assert {row[0] for row in rows[1:]} == {f"'{name}"}
 
 
+def test_text_behind_a_nul_character_is_quoted_and_numbers_stay_numbers(tmp_path):
+    from greenlab.classroom.grade import Grade, write_csv
+
+    write_csv([Grade("\0=1+2", "lab00", "ex1", -1, 0, False, "\0@SUM(A1)")], tmp_path / "grades.csv")
+    rows = list(csv.reader((tmp_path / "grades.csv").open(newline="", encoding="utf-8")))
+    assert rows[1] == ["'\0=1+2", "lab00", "ex1", "-1", "0", "False", "'\0@SUM(A1)"]
+
+
 def test_ctrl_c_while_a_kernel_starts_is_the_documented_message(tmp_path, capsys, monkeypatch):
     import asyncio
 

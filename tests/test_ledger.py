@@ -1,6 +1,13 @@
+import errno
+import os
+import re
+import warnings
+
 import pytest
 
-from greenlab.foundations import ledger
+from greenlab.foundations import energy, ledger
+
+HEADER = ",".join(ledger.COLUMNS).encode()
 
 
 def _row(label, **extra):
@@ -132,8 +139,78 @@ def test_a_label_with_line_breaks_stays_one_row(cache):
     assert ledger.table()["run"].tolist() == ["two lines", "next"]
 
 
-def test_a_ledger_that_is_a_folder_is_a_clear_error(cache):
-    ledger.ledger_path().mkdir(parents=True)
-    for call in (ledger.table, lambda: ledger.record(_row("x"))):
-        with pytest.raises(IsADirectoryError, match="is a folder, not a file"):
+@pytest.mark.filterwarnings("ignore:.*below the energy tracker's resolution")  # the block is short on purpose
+@pytest.mark.parametrize("name", ["ledger.csv", "ledger.csv.lock"])
+def test_a_ledger_or_its_lock_that_is_a_folder_is_a_clear_error_and_the_measurement_is_kept(cache, name):
+    (cache / name).mkdir(parents=True)
+    clear = rf"{re.escape(str(cache / name))} is a folder, not a file.*GREENLAB_CACHE"
+    for call in (ledger.table, ledger.models, ledger.load, lambda: ledger.record(_row("x"))):
+        with pytest.raises(IsADirectoryError, match=clear):
             call()
+    with pytest.warns(UserWarning, match=rf"'kept' is measured but not in the green ledger.*{clear}"):
+        with energy.measure("kept") as m:
+            sum(range(1000))
+    assert m.duration_s >= 0
+
+
+@pytest.mark.parametrize("damaged", [HEADER + b",one too many", b"\xff" + HEADER, b'"' + HEADER],
+                         ids=["extra field", "0xFF byte", "unclosed quote"])
+def test_a_damaged_header_costs_only_itself(cache, damaged):
+    ledger.record(_row("first"))
+    path = ledger.ledger_path()
+    path.write_bytes(damaged + path.read_bytes()[len(HEADER):])
+    ledger.record(_row("second"))
+    with pytest.warns(UserWarning, match=rf"{re.escape(str(path))} has 1 unreadable line\(s\), skipped: line 1 "):
+        assert ledger.table()["run"].tolist() == ["first", "second"]
+    assert not list(cache.glob("ledger.csv.corrupt-*"))
+
+
+def test_a_ledger_saved_by_a_spreadsheet_reads_as_before(cache):
+    ledger.record(_row("first"))
+    path = ledger.ledger_path()
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))  # a byte order mark, CRLF
+    ledger.record(_row("second"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ledger.table()["run"].tolist() == ["first", "second"]
+
+
+@pytest.mark.parametrize("full_disk", ["error", "short write"])
+def test_a_row_the_disk_cannot_take_is_not_written_at_all(cache, monkeypatch, full_disk):
+    ledger.record(_row("kept"))
+    before = ledger.ledger_path().read_bytes()
+    real_write = os.write
+
+    def write_half(fd: int, data: bytes) -> int:
+        """The disk fills up halfway through the row "lost"; every other write goes through."""
+        if b"lost" not in data:
+            return real_write(fd, data)
+        written = real_write(fd, data[:len(data) // 2])
+        if full_disk == "error":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return written
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "write", write_half)
+        with pytest.raises(OSError, match="No space left on device|is it full"):
+            ledger.record(_row("lost"))
+    assert ledger.ledger_path().read_bytes() == before
+    ledger.record(_row("after"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ledger.table()["run"].tolist() == ["kept", "after"]
+
+
+def test_a_ledger_in_a_read_only_folder_is_read_without_its_lock(cache, monkeypatch):
+    ledger.record(_row("kept"))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK and real_access(path, mode))
+
+    class LockOnAReadOnlyDisk:  # what FileLock does there: it is made, but cannot be taken
+        def __init__(self, path):
+            pass
+
+        def __enter__(self):
+            raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(ledger, "FileLock", LockOnAReadOnlyDisk)
+    assert ledger.table()["run"].tolist() == ["kept"]

@@ -419,9 +419,11 @@ def totals(grades: list[Grade]) -> dict[tuple[str, str], tuple[int, int]]:
 
 
 def _cell(value: object) -> object:
-    """A spreadsheet reads text starting with = + - @ as a formula, also after leading spaces, tabs or line breaks
-    (which may also start one themselves): quote it."""
-    formula = isinstance(value, str) and (value.lstrip()[:1] in ("=", "+", "-", "@") or value[:1] in ("\t", "\r"))
+    """A spreadsheet reads text starting with = + - @ as a formula, also after leading spaces, tabs or line breaks;
+    a tab, a carriage return or a NUL character may start one themselves (OWASP ASVS 1.2.10): such text gets a
+    leading ' that makes it text again. Numbers (points, score) stay numbers."""
+    formula = isinstance(value, str) and (value.lstrip()[:1] in ("=", "+", "-", "@")
+                                          or value[:1] in ("\t", "\r", "\0"))
     return f"'{value}" if formula else value
 
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from greenlab.foundations import ledger
-from greenlab.foundations.energy import Measurement, measure, repeat_for
+from greenlab.foundations.energy import Measurement, measure, record_in_ledger, repeat_for
 
 
 @dataclass
@@ -60,5 +59,5 @@ def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = N
         tokens, seconds = repeat_for(generate_once, min_seconds)
     m.label = f"generate: {name}, batch {batch_size}, {tokens} tokens"
     if record:
-        ledger.record({**m.as_row(), "model": name, "tokens": tokens, "bits_per_char": bits_per_char})
+        record_in_ledger(m, model=name, tokens=tokens, bits_per_char=bits_per_char)
     return GenerationCost(tokens, seconds, m)

@@ -312,9 +312,10 @@ def measure(label: str, *, country: str | None = None, count_flops: bool = False
         record_in_ledger(m)
 
 
-def record_in_ledger(m: Measurement) -> None:
-    """Add `m` to the green ledger; a ledger that cannot be written costs a warning, never the measured work."""
+def record_in_ledger(m: Measurement, **columns: object) -> None:
+    """Add `m` to the green ledger, with any of the ledger's other `columns` (a model's name, its tokens...); a
+    ledger that cannot be written costs a warning, never the measured work."""
     try:
-        ledger.record(m.as_row())
+        ledger.record({**m.as_row(), **columns})
     except (OSError, ValueError) as error:
         warnings.warn(f"'{m.label}' is measured but not in the green ledger, which could not be written ({error})")

@@ -11,7 +11,9 @@ and its quality in `bits_per_char`; `ledger.models()` gathers those for a qualit
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import os
 import warnings
@@ -43,28 +45,41 @@ def ledger_path() -> Path:
 
 
 def _check_is_file(path: Path) -> None:
+    """Refuse a ledger (or its lock) that is a folder with an error that says what to do, not a bare errno."""
     if path.is_dir():
-        raise IsADirectoryError(f"the green ledger {path} is a folder, not a file: move it away, or set "
-                                f"GREENLAB_CACHE to another folder")
+        raise IsADirectoryError(f"{path} is a folder, not a file, so the green ledger cannot use it: move it away, "
+                                f"or set GREENLAB_CACHE to another folder")
+
+
+def _lock(path: Path) -> FileLock:
+    """The lock file beside the ledger, held while the ledger is read or changed, so that processes at once (two
+    notebooks, a test run) never write a second header, and a reader never upgrades a file that a writer appends to.
+    Every public function passes here, so a ledger or lock that is a folder is always the same clear error."""
+    lock = path.with_name(f"{path.name}.lock")
+    for file in (path, lock):
+        _check_is_file(file)
+    return FileLock(lock)
 
 
 def _read(path: Path) -> tuple[list[str] | None, list[str], list[int]]:
-    """The header, the good rows as lines and the numbers of the bad lines. A row is one line (`record` writes no
-    line break inside a field) of UTF-8 with its quotes closed, at least the run columns and at most the header's,
-    its numbers numbers. A bad line costs only itself."""
+    """The header (None when the first line is not the ledger's, new or old), the good rows as lines and the numbers
+    of the bad lines. A row is one line (`record` writes no line break inside a field) of UTF-8 with its quotes
+    closed, at least the run columns and at most the header's, its numbers numbers. A bad line costs only itself,
+    a damaged header too: the rows below it are read with the ledger's columns."""
     header, rows, bad = None, [], []
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
-        try:
-            line = raw.decode("utf-8").rstrip("\r")
+        try:  # "-sig": a spreadsheet that saved a hand edit begins the file with a byte order mark
+            line = raw.decode("utf-8-sig").rstrip("\r")
             fields = next(csv.reader([line], strict=True), [])
         except (UnicodeDecodeError, csv.Error):
             line, fields = "", None
-        if number == 1:
+        columns = header or COLUMNS
+        if number == 1 and fields in (COLUMNS, RUN_COLUMNS):
             header = fields
-        elif fields == [] or fields == header:  # a blank line; a header among the rows, which `load` reports
+        elif fields == [] or fields == columns:  # a blank line; a header among the rows, which `load` reports
             rows += [line] if fields else []
-        elif fields is None or not len(RUN_COLUMNS) <= len(fields) <= len(header) \
-                or not all(_is_number(value) for value, column in zip(fields, header) if column in NUMERIC):
+        elif fields is None or not len(RUN_COLUMNS) <= len(fields) <= len(columns) \
+                or not all(_is_number(value) for value, column in zip(fields, columns) if column in NUMERIC):
             bad.append(number)
         else:
             rows.append(line)
@@ -94,7 +109,8 @@ def _warn_of_bad_lines(path: Path, bad: list[int]) -> None:
 
 
 def _upgrade_if_old(path: Path) -> None:
-    """Keep a ledger, add the model columns to one written before they existed, set aside a file that is not one."""
+    """Keep a ledger, add the model columns to one written before they existed, set aside a file that is not one:
+    no known header and not one row, so that setting it aside never hides a good row."""
     if not path.exists() or path.stat().st_size == 0:
         return
     header, rows, bad = _read(path)
@@ -102,8 +118,8 @@ def _upgrade_if_old(path: Path) -> None:
         _warn_of_bad_lines(path, bad)
         with replaced_whole(path) as partial:  # a crash leaves the old ledger or the new one, never half
             partial.write_text("\n".join([",".join(COLUMNS), *rows, ""]), encoding="utf-8")  # short rows read blank
-    elif header != COLUMNS:
-        _set_aside(path, "not a ledger: its first line is not the ledger's header")
+    elif header is None and not rows:
+        _set_aside(path, "not a ledger: its first line is not the ledger's header and no line is a row")
 
 
 def _ends_a_line(path: Path) -> bool:
@@ -116,13 +132,37 @@ def _one_line(value: object) -> object:
     return " ".join(value.splitlines()) if isinstance(value, str) else value
 
 
+def _append(path: Path, text: str) -> None:
+    """Add `text` at the end of the file whole or not at all: one write to a file opened for appending, and on a
+    failed or short write (a full disk) the file cut back to its length before, so no half row is left behind for
+    the next row to join. The OSError is raised for the caller to report."""
+    data = text.encode("utf-8")
+    # O_BINARY (Windows only) keeps "\n" as written
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        before = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            if written < len(data):
+                raise OSError(errno.ENOSPC, f"the disk took {written} of the row's {len(data)} bytes (is it full?); "
+                                            f"the row was not written", str(path))
+        except OSError:
+            os.ftruncate(fd, before)
+            raise
+    finally:
+        os.close(fd)
+
+
 def record(row: dict) -> None:
     """Append one run (a dict with the ledger's columns; `session` is filled in) to the ledger, as one line in one
-    write. A lock file makes each append whole, so processes that write at once (two notebooks, a test run) never
-    write a second header; a line left unfinished (a full disk) is ended first, so it costs only itself."""
+    write that is whole or not at all (`_append`), under the ledger's lock (`_lock`). A line left unfinished (a
+    crash mid-write) is ended first, so it costs only itself. An unwritable ledger raises an OSError that names
+    it: `energy.measure` turns it into a warning and keeps the measurement."""
     path = ledger_path()
-    _check_is_file(path)
-    with FileLock(path.with_name(f"{path.name}.lock")):
+    lock = _lock(path)
+    # a ledger in a folder this process cannot write (a shared, read-only cache) is read without the lock, which it
+    # could not create: nothing here can change that ledger, and no writer of ours can race this read
+    with lock if os.access(path.parent, os.W_OK) else contextlib.nullcontext():
         _upgrade_if_old(path)
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
@@ -131,19 +171,21 @@ def record(row: dict) -> None:
         elif not _ends_a_line(path):
             text.write("\n")
         writer.writerow({key: _one_line(value) for key, value in {**row, "session": SESSION}.items()})
-        with path.open("a", newline="", encoding="utf-8") as f:
-            f.write(text.getvalue())
+        _append(path, text.getvalue())
 
 
 def load() -> pd.DataFrame:
     """Every recorded run as a DataFrame (empty when nothing was recorded yet). Lines that are not rows are skipped
     with a warning that gives their numbers; header lines among the rows (two ledgers joined) too."""
     path = ledger_path()
-    _check_is_file(path)
-    _upgrade_if_old(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=COLUMNS)
-    _, rows, bad = _read(path)
+    lock = _lock(path)
+    # a ledger in a folder this process cannot write (a shared, read-only cache) is read without the lock, which it
+    # could not create: nothing here can change that ledger, and no writer of ours can race this read
+    with lock if os.access(path.parent, os.W_OK) else contextlib.nullcontext():
+        _upgrade_if_old(path)
+        if not path.exists() or path.stat().st_size == 0:
+            return pd.DataFrame(columns=COLUMNS)
+        _, rows, bad = _read(path)
     header = ",".join(COLUMNS)
     repeated = sum(row == header for row in rows)
     if repeated:
