@@ -6,6 +6,7 @@ import pytest
 from nbclient import NotebookClient
 
 from greenlab.classroom.assign import STUB, SolutionMarkerError, assign, make_student_version, strip_solutions
+from greenlab.classroom.checks import CHECK_MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB00 = ROOT / "labs" / "lab00_green_ai.ipynb"
@@ -77,7 +78,7 @@ def test_student_lab_fails_its_checks_with_a_friendly_message(tmp_path, lab):
     notebook = nbformat.read(tmp_path / lab.name, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    checks = [c for c in notebook.cells if c.cell_type == "code" and ".check_" in c.source]
+    checks = [c for c in notebook.cells if c.cell_type == "code" and CHECK_MARKER.search(c.source)]
     assert len(checks) >= removed
     for cell in checks:
         text = _outputs(cell)

@@ -1,4 +1,4 @@
-"""`greenlab grade` on fabricated submissions of lab 00 (5 points: 1 + 1 + 1 + 2)."""
+"""`greenlab grade` on fabricated submissions of lab 00 (6 points: 1 + 1 + 1 + 2, and 1 for the quiz)."""
 
 import csv
 import shutil
@@ -35,6 +35,7 @@ def passing(obj, include=None, exclude=None):
 get_ipython().display_formatter.format = passing
 
 def training_flops("""
+FULL = 6  # lab 00's points (test_lab00_has_six_points_in_five_exercises)
 LEFT_BEHIND = "4242.5"  # seconds a submission's stray process would sleep: a name to find it by
 
 
@@ -111,15 +112,16 @@ def _total(rows, learner):
     return next(int(r["score"]) for r in rows if r["learner"] == learner and r["exercise"] == "TOTAL")
 
 
-def test_lab00_has_five_points_in_four_exercises():
+def test_lab00_has_six_points_in_five_exercises():
     exercises = lab_exercises(LAB00)
     assert [(e.exercise, e.points) for e in exercises] == [("training_flops", 1), ("energy_kwh", 1),
-                                                           ("co2eq_kg", 1), ("squared_distances", 2)]
+                                                           ("co2eq_kg", 1), ("squared_distances", 2), ("quiz", 1)]
+    assert sum(e.points for e in exercises) == FULL
 
 
-@pytest.mark.parametrize("learner, score", [("full", 5), ("blank", 0), ("wrong", 4), ("raises", 4), ("sleeps", 4),
-                                            ("cheats", 4), ("fakes", 4), ("corrupt_lab00", 0), ("carol", 0),
-                                            ("dave", 5)])
+@pytest.mark.parametrize("learner, score", [
+    ("full", FULL), ("blank", 0), ("wrong", FULL - 1), ("raises", FULL - 1), ("sleeps", FULL - 1),
+    ("cheats", FULL - 1), ("fakes", FULL - 1), ("corrupt_lab00", 0), ("carol", 0), ("dave", FULL)])
 def test_scores(graded, learner, score):
     assert _total(graded[3], learner) == score
 
@@ -134,13 +136,13 @@ def test_a_linked_submission_is_refused(graded):
 def test_a_function_typed_above_the_check_line_is_graded(graded):
     _, _, grades, rows = graded
     typed = {g.exercise: g for g in grades if g.learner == "typed"}
-    assert typed["training_flops"].passed and _total(rows, "typed") == 5
+    assert typed["training_flops"].passed and _total(rows, "typed") == FULL
 
 
 @pytest.mark.skipif(kernel_confinement_problem() is not None, reason="the kernel cannot be confined here")
 def test_a_confined_kernel_reads_writes_and_starts_nothing_outside_its_copy(graded):
     folder, out, grades, rows = graded
-    assert _total(rows, "hostile") == 5, [g.message for g in grades if g.learner == "hostile"]
+    assert _total(rows, "hostile") == FULL, [g.message for g in grades if g.learner == "hostile"]
     assert (out.parent / "feedback" / "full_lab00_green_ai.md").read_text().startswith("# lab00_green_ai")
     assert sum(r["learner"] == "hostile" and r["exercise"] == "TOTAL" for r in rows) == 1
 
@@ -155,7 +157,7 @@ def test_no_process_a_submission_started_outlives_its_grading(tmp_path, monkeypa
           f"    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{LEFT_BEHIND}'])\n    os._exit(0)\n\n"
           "def energy_kwh(")
     grades = grade(folder, tmp_path / "grades.csv", only_lab="lab00_green_ai", progress=False, allow_unconfined=True)
-    assert sum(g.score for g in grades) == 5  # its checks ran as usual
+    assert sum(g.score for g in grades) == FULL  # its checks ran as usual
     stray = [p for p in psutil.process_iter(["cmdline"]) if LEFT_BEHIND in (p.info["cmdline"] or [])]
     assert not stray, stray
 
@@ -236,7 +238,7 @@ def test_submissions_are_never_modified(graded):
 def test_feedback_files(graded):
     feedback = graded[1].with_name("feedback") / "wrong_lab00_green_ai.md"
     text = feedback.read_text(encoding="utf-8")
-    assert "**Score: 4 / 5**" in text and "| training_flops | 0 / 1 | ✗" in text
+    assert f"**Score: {FULL - 1} / {FULL}**" in text and "| training_flops | 0 / 1 | ✗" in text
 
 
 def test_cli_prints_a_summary(graded, tmp_path, capsys):
@@ -245,7 +247,7 @@ def test_cli_prints_a_summary(graded, tmp_path, capsys):
     shutil.copy(LAB00, folder / "dana_lab00.ipynb")
     assert cli.main(["grade", str(folder), "--out", str(tmp_path / "g.csv"), "--cell-timeout", "30"]) == 0
     out = capsys.readouterr().out
-    assert "dana_lab00" in out and "5 / 5" in out
+    assert "dana_lab00" in out and f"{FULL} / {FULL}" in out
 
 
 def test_bad_input_is_a_clear_message(tmp_path, capsys):
@@ -292,8 +294,8 @@ def test_a_grader_killed_midway_loses_no_earlier_grade(tmp_path):
     grader.kill()
     assert grader.wait(timeout=60) == -signal.SIGKILL
     rows = _rows(tmp_path / "grades.csv")
-    assert _total(rows, "ann") == 5 and not [r for r in rows if r["learner"] == "zed"]
-    assert "**Score: 5 / 5**" in (tmp_path / "feedback" / "ann_lab00_green_ai.md").read_text(encoding="utf-8")
+    assert _total(rows, "ann") == FULL and not [r for r in rows if r["learner"] == "zed"]
+    assert f"**Score: {FULL} / {FULL}**" in (tmp_path / "feedback" / "ann_lab00_green_ai.md").read_text(encoding="utf-8")
 
 
 def test_the_teachers_ctrl_c_is_not_the_learners_failure(tmp_path):
@@ -311,7 +313,7 @@ def test_the_teachers_ctrl_c_is_not_the_learners_failure(tmp_path):
     assert grader.wait(timeout=60) == 130
     assert "interrupted; the submission being run was not graded" in grader.stderr.read()
     rows = _rows(out)
-    assert _total(rows, "ann") == 5 and not [r for r in rows if r["learner"] == "bob"]
+    assert _total(rows, "ann") == FULL and not [r for r in rows if r["learner"] == "bob"]
 
 
 def test_a_loop_that_catches_interrupts_is_killed_at_the_budget(tmp_path):
@@ -353,7 +355,7 @@ def test_a_copy_of_the_teachers_lab_is_recognised_by_its_checks(tmp_path):
     folder.mkdir()
     shutil.copy(LAB00, folder / "ann.ipynb")  # no lab name inside, no lab number in the file name
     grades = grade(folder, tmp_path / "grades.csv", progress=False)
-    assert {g.lab for g in grades} == {"lab00_green_ai"} and sum(g.score for g in grades) == 5
+    assert {g.lab for g in grades} == {"lab00_green_ai"} and sum(g.score for g in grades) == FULL
 
 
 @pytest.mark.parametrize("name", ["=1+2", "\t=1+2", "  @SUM(A1)", "\r-1", "\n+1"])

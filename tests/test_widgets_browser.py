@@ -35,6 +35,7 @@ import pytest
 from greenlab.foundations import footprint
 from greenlab.foundations.data import load_corpus
 from greenlab.foundations.tokenizer import CharTokenizer, WordTokenizer
+from greenlab.presentation.quiz import LETTERS, answer, quiz
 from greenlab.presentation.widgets import pattern_line, pattern_mask, token_count_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,18 +339,58 @@ def test_token_playground_follows_the_text_and_the_tokenizer(page, lab):
                 computed, "choosing the word tokenizer")
 
 
+def one_cell_notebook(lab, name: str, source: str) -> str:
+    """A notebook of one code cell, `source`, in the server's folder: its path there."""
+    _, root = lab
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": source}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    (root / "notebooks" / name).write_text(json.dumps(notebook))
+    return f"notebooks/{name}"
+
+
+def test_a_quiz_marks_what_a_learner_chooses_and_types(page, lab):
+    """Each question of a quiz (chapter 07's: options and a number) marks a wrong reply, then a right one, as Python
+    does. The quiz needs no cell above its own, so it runs alone here."""
+    chapter = "07"
+    notebook = one_cell_notebook(lab, "quiz.ipynb", f'from greenlab.presentation.quiz import show_quiz\n'
+                                                     f'show_quiz("{chapter}")')
+    with screenshot_on_failure(page, "quiz"):
+        output = open_widget(page, lab, notebook, "show_quiz(", ".widget-button")
+        questions = quiz(chapter)
+        assert any(q.asks_a_number for q in questions) and any(not q.asks_a_number for q in questions)
+        for number, question in enumerate(questions, 1):
+            row = output.locator(".widget-vbox .widget-vbox").nth(number - 1)  # one box per question
+            if question.asks_a_number:
+                replies = [str(question.answer * 3 + 1), str(question.answer)]
+            else:
+                wrong = next(letter for letter in LETTERS if letter != question.answer)
+                replies = [wrong, question.answer]
+            for reply in replies:
+                if question.asks_a_number:
+                    type_into(row.locator("input"), reply)
+                else:
+                    row.get_by_text(f"{reply}) {question.options[LETTERS.index(reply)]}", exact=True).click()
+                row.locator(".widget-button").click()
+                want = repr(answer(chapter, number, reply))
+                verdict = row.locator(".widget-html").last
+                deadline = time.monotonic() + UPDATE_SECONDS
+                while verdict.inner_text().strip() != want:
+                    assert time.monotonic() < deadline, f"question {number} shows {verdict.inner_text()!r} for " \
+                                                        f"the reply {reply!r}; Python marks it {want!r}"
+                    time.sleep(0.1)
+            assert want.startswith(f"✓ {number}. Right.")
+
+
 def test_a_broken_widget_fails_the_check(page, lab):
     """The check is not a rubber stamp: a calculator whose controls no longer reach its output fails it."""
-    _, root = lab
-    broken = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source":
-                         "from greenlab.presentation.widgets import footprint_calculator\n"
-                         "calculator = footprint_calculator(parameters=7e9, tokens=2e12)\n"
-                         "for box in calculator.children[:-1]:\n"
-                         "    box.unobserve_all('value')  # broken: the controls no longer update the output\n"
-                         "calculator"}],
-              "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-              "nbformat": 4, "nbformat_minor": 5}
-    (root / "notebooks" / "broken_widget.ipynb").write_text(json.dumps(broken))
-    output = open_widget(page, lab, "notebooks/broken_widget.ipynb", "footprint_calculator(", ".widget-text")
+    notebook = one_cell_notebook(lab, "broken_widget.ipynb",
+                                 "from greenlab.presentation.widgets import footprint_calculator\n"
+                                 "calculator = footprint_calculator(parameters=7e9, tokens=2e12)\n"
+                                 "for box in calculator.children[:-1]:\n"
+                                 "    box.unobserve_all('value')  # broken: the controls no longer update the output\n"
+                                 "calculator")
+    output = open_widget(page, lab, notebook, "footprint_calculator(", ".widget-text")
     with pytest.raises(AssertionError, match="after typing 1.3e9 parameters the widget shows"):
         check_footprint_calculator(output)

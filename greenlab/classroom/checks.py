@@ -22,6 +22,7 @@ from typing import Any, Callable
 import torch
 
 from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.presentation.quiz import answer, quiz
 
 NOT_IMPLEMENTED = "not implemented yet: replace the `raise NotImplementedError` line with your code"
 CHECK_MIME = "application/vnd.greenlab.check+json"
@@ -141,3 +142,21 @@ def random_gpt(vocab_size: int, seed: int, block_size: int = 32, n_embd: int = 1
             if parameter.dim() > 1:
                 parameter.normal_(0, 0.5)
     return model.eval()
+
+
+def check_quiz(chapter: str | int, replies: object, *, exercise: str = "quiz") -> CheckResult:
+    """Whether `replies` ({question number: letter or number}) answers every question of `chapter`'s self-check quiz
+    right. A wrong or missing reply is named by its number only, so that the check gives no answer away."""
+    questions = quiz(chapter)
+    if not isinstance(replies, dict):
+        return CheckResult(exercise, False, f"expected a dict {{question number: reply}}, got {_short(replies)}")
+    if not replies:
+        return CheckResult(exercise, False, f"{NOT_IMPLEMENTED}: a dict {{question number: reply}}")
+    unknown = [n for n in replies if n not in range(1, len(questions) + 1)]
+    if unknown:
+        return CheckResult(exercise, False, f"the quiz has questions 1 to {len(questions)}, not {_short(unknown)}")
+    wrong = [n for n in range(1, len(questions) + 1) if n not in replies or not answer(chapter, n, replies[n])]
+    if wrong:
+        return CheckResult(exercise, False, f"{len(questions) - len(wrong)} of {len(questions)} right; not yet: "
+                                            f"{', '.join(map(str, wrong))} (answer(...) explains a right reply)")
+    return CheckResult(exercise, True, f"all {len(questions)} questions right")

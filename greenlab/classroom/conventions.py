@@ -1,5 +1,6 @@
-"""The header every notebook and lab shares: an "Open in Colab" badge and one setup cell; and figures in prose that
-say where they come from.
+"""The header every notebook and lab shares: an "Open in Colab" badge and one setup cell; the ending every chapter
+shares (what we measured, takeaways, a self-check quiz, the lab's exercises); and figures in prose that say where
+they come from.
 
 The repository address lives in `greenlab.foundations.settings.REPOSITORY` only; `greenlab conventions --fix`
 rewrites every badge and setup cell from it, and the tests fail when a notebook drifts.
@@ -36,8 +37,16 @@ if importlib.util.find_spec("greenlab") is None:
 from greenlab.presentation.machine import setup
 setup(seed=0)  # seeds everything; prints the versions in use and whether the test run used them'''
 
-REQUIRED_HEADINGS = {"notebooks": ("## Learning goals", "## What we measured", "## Exercises"),
+# A chapter ends the same way everywhere: what we measured, the takeaways, a self-check quiz, then the lab's exercises.
+REQUIRED_HEADINGS = {"notebooks": ("## Learning goals", "## What we measured", "## Takeaways", "## Self-check quiz",
+                                   "## Exercises"),
                      "labs": ("## Exercise",)}
+
+
+def quiz_cell(notebook: Path) -> str:
+    """The code cell that shows a chapter's quiz (its widgets' ids change on every run: nbval ignores the output)."""
+    chapter = notebook.name[:2]
+    return f'# NBVAL_IGNORE_OUTPUT\nfrom greenlab.presentation.quiz import show_quiz\n\nshow_quiz("{chapter}")'
 
 
 _FIGURE = re.compile(r"\d(?:[\d,.]*\d)?(?:\s?%|[×x](?![\w\d]))|\b\d[\d,.]*\s?times\s(?:more|less|fewer|faster|slower"
@@ -84,9 +93,15 @@ def problems(notebook: Path) -> list[str]:
     for paragraph in unsourced_figures(text):
         found.append(f"a figure without its source (a reference, data/..., or the cell that prints it): "
                      f"{paragraph[:160]!r}")
-    for heading in REQUIRED_HEADINGS.get(notebook.parent.name, ()):
+    headings = REQUIRED_HEADINGS.get(notebook.parent.name, ())
+    for heading in headings:
         if heading not in text:
             found.append(f"no '{heading}' section")
+    places = [text.find(heading) for heading in headings if heading in text]
+    if places != sorted(places):
+        found.append(f"the sections must come in the order {', '.join(repr(h) for h in headings)}")
+    if notebook.parent.name == "notebooks" and not any(c.source == quiz_cell(notebook) for c in code):
+        found.append(f"no quiz cell: a code cell that is exactly {quiz_cell(notebook)!r}")
     return found
 
 

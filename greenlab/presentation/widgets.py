@@ -38,6 +38,10 @@ def _panel_class() -> type:
         def __repr__(self) -> str:
             return self._reading()
 
+        def _repr_mimebundle_(self, **kwargs) -> dict:
+            bundle = super()._repr_mimebundle_(**kwargs) or {}  # ipywidgets cuts the plain text at 110 characters
+            return {**bundle, "text/plain": self._reading()}
+
     return Panel
 
 
