@@ -1,6 +1,8 @@
 import errno
 import os
 import re
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -214,3 +216,38 @@ def test_a_ledger_in_a_read_only_folder_is_read_without_its_lock(cache, monkeypa
             raise OSError(errno.EROFS, "Read-only file system")
     monkeypatch.setattr(ledger, "FileLock", LockOnAReadOnlyDisk)
     assert ledger.table()["run"].tolist() == ["kept"]
+
+
+
+RUN_WITH_A_FULL_DISK = """
+import resource, signal, sys, warnings
+from greenlab.foundations import energy
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))  # no file may grow past `limit` bytes: a full disk
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with energy.measure("while the disk was full") as m:
+        sum(range(1000))
+print(m.duration_s >= 0, [str(w.message) for w in caught if "ledger" in str(w.message)])
+"""
+
+
+@pytest.mark.filterwarnings("ignore:.*below the energy tracker's resolution")  # the blocks are short on purpose
+def test_a_full_disk_that_takes_half_a_row_costs_a_warning_and_no_bytes(cache):
+    """A real short write: the process may not grow any file by more than 40 bytes, so the disk takes part of the
+    row, then refuses the rest (EFBIG, as ENOSPC would). The measurement is kept, the ledger is as it was."""
+    with energy.measure("before the disk filled"):
+        pass
+    before = ledger.ledger_path().read_bytes()
+    run = subprocess.run([sys.executable, "-c", RUN_WITH_A_FULL_DISK, str(len(before) + 40)],
+                         capture_output=True, text=True, env={**os.environ, "GREENLAB_CACHE": str(cache)}, timeout=120)
+    assert run.returncode == 0, run.stderr
+    kept, warned = run.stdout.strip().split(" ", 1)
+    assert kept == "True" and "not in the green ledger" in warned
+    assert ledger.ledger_path().read_bytes() == before  # no half row left for the next one to join
+    with energy.measure("after space came back"):
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no bad line anywhere
+        assert ledger.table()["run"].tolist() == ["before the disk filled", "after space came back"]
