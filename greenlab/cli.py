@@ -1,6 +1,9 @@
 """The `greenlab` command: `greenlab doctor`, `greenlab assign SRC OUT`, `greenlab grade SUBMISSIONS`,
 `greenlab train --recipe NAME --out DIR` (also under torchrun), `greenlab conventions [--fix]`,
-`greenlab report [--quick]`."""
+`greenlab report [--quick]`.
+
+Ctrl-C ends any command with one line and the shell's code for it, 130, never a traceback: the command's own
+modules, PyTorch among them, are imported inside it, after that guard is in place."""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-
-from greenlab.foundations.settings import ROOT, require
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -31,13 +32,15 @@ def _assign(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from greenlab.foundations.settings import ROOT, require
+
     require("nbclient", extra="lab")
     from greenlab.classroom.grade import grade, summary
 
     feedback = args.feedback or Path(args.out).with_name("feedback")
     try:
-        grades = grade(args.submissions, args.out, labs_dir=args.labs, only_lab=args.lab, feedback_dir=args.feedback,
-                       timeout_s=args.timeout, cell_timeout_s=args.cell_timeout,
+        grades = grade(args.submissions, args.out, labs_dir=args.labs or ROOT / "labs", only_lab=args.lab,
+                       feedback_dir=args.feedback, timeout_s=args.timeout, cell_timeout_s=args.cell_timeout,
                        allow_unconfined=args.allow_unconfined)
     except (KeyboardInterrupt, asyncio.CancelledError):  # the teacher's Ctrl-C (while a kernel starts, asyncio
         # turns it into a cancellation): not the learner's failure, and not a finished grading
@@ -67,10 +70,11 @@ def _train(args: argparse.Namespace) -> int:
         t = recipe.training
         warmup = t.warmup_steps if t.warmup_steps < args.steps else args.steps // 10
         recipe = replace(recipe, training=replace(t, steps=args.steps, warmup_steps=warmup))
-    world = distributed.init_from_env(args.timeout)
+    world = distributed.World()  # a lone process until it has joined its job
     try:
+        world = distributed.init_from_env(args.timeout)  # under torchrun, a wait for the other processes
         trained = zoo.train_recipe(recipe, args.out, progress=world.is_main)
-    except KeyboardInterrupt:  # Ctrl-C: the files are written only after the last step, so none is half-done
+    except KeyboardInterrupt:  # Ctrl-C: the files are written after the last step, and removed if interrupted then
         print(f"greenlab train: interrupted; nothing was written to {args.out}", file=sys.stderr)
         return 130
     except ValueError as error:
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     grade = commands.add_parser("grade", help="run submitted labs with their original checks; write grades")
     grade.add_argument("submissions", help="folder of submitted notebooks (NAME.ipynb or NAME/lab.ipynb)")
     grade.add_argument("--out", default="grades.csv", help="the grades table (CSV)")
-    grade.add_argument("--labs", default=str(ROOT / "labs"), help="folder of the teacher's labs")
+    grade.add_argument("--labs", help="folder of the teacher's labs (default: the course's labs/)")
     grade.add_argument("--lab", help="grade only this lab (e.g. lab00_green_ai); other labs are reported")
     grade.add_argument("--feedback", help="folder for the per-learner feedback (default: next to --out)")
     grade.add_argument("--timeout", type=_seconds, default=600, help="seconds for a whole notebook")
@@ -170,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C where the command has nothing more to say about it (importing, say)
+        print(f"greenlab {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (OSError, ValueError) as error:
         print(f"greenlab {args.command}: {error}", file=sys.stderr)
         return 2

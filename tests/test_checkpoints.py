@@ -2,9 +2,11 @@ import os
 
 import pytest
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file, save_model
 from torch import nn
 
+from greenlab.foundations import checkpoints
 from greenlab.foundations.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from greenlab.models.gpt import GPT, GPTConfig
 from test_train import VOCAB, Bigram  # the smallest language model, shared with the training tests
@@ -76,6 +78,21 @@ def test_a_checkpoint_without_a_config_is_refused_for_a_model_with_one(tmp_path)
         load_checkpoint(GPT(GPTConfig(**{**TINY_GPT, "n_head": 2})), path)
 
 
+def test_a_checkpoint_without_a_config_names_the_file_and_loads_only_on_the_callers_word(tmp_path):
+    model = GPT(GPTConfig(**TINY_GPT))
+    path = tmp_path / "plain.safetensors"
+    save_model(model, str(path))
+    fresh = GPT(GPTConfig(**TINY_GPT))
+    with pytest.raises(CheckpointError, match=f"^{path} holds no config.*trust_missing_config=True"):
+        load_checkpoint(fresh, path)
+    assert load_checkpoint(fresh, path, trust_missing_config=True) == {}
+    assert torch.equal(fresh.wte.weight, model.wte.weight)
+    broken = tmp_path / "broken.safetensors"
+    save_model(Bigram(), str(broken))  # trusted or not, the shapes are still checked
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        load_checkpoint(GPT(GPTConfig(**TINY_GPT)), broken, trust_missing_config=True)
+
+
 def test_checkpoint_loads_into_another_attention_kernel(tmp_path):
     model = GPT(GPTConfig(**TINY_GPT))
     path = save_checkpoint(model, tmp_path / "gpt.safetensors")
@@ -111,3 +128,13 @@ def test_a_saved_checkpoint_is_readable_as_any_new_file_and_leaves_nothing_behin
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["gpt.safetensors"]
+
+
+def test_a_checkpoint_that_cannot_be_written_is_an_os_error_naming_the_path(tmp_path, monkeypatch):
+    def read_only(*args, **kwargs):  # what safetensors raises on a read-only mount
+        raise SafetensorError("Error while serializing: I/O error: Read-only file system (os error 30)")
+
+    monkeypatch.setattr(checkpoints, "save_model", read_only)
+    with pytest.raises(OSError, match=f"cannot write the checkpoint {tmp_path / 'gpt.safetensors'} .*Read-only"):
+        save_checkpoint(GPT(GPTConfig(**TINY_GPT)), tmp_path / "gpt.safetensors")
+    assert not any(tmp_path.iterdir())  # no .partial file left behind

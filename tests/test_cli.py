@@ -1,7 +1,11 @@
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 from dataclasses import asdict
+from types import SimpleNamespace
 
 import pytest
 
@@ -100,17 +104,59 @@ def test_train_refuses_an_output_that_is_a_file_before_training(tmp_path, cache,
     assert not (cache / "ledger.csv").exists()  # nothing was trained
 
 
-@pytest.mark.parametrize("change, needed", [({"model": {"n_layer": 64, "n_embd": 8192, "n_head": 64}}, "GB"),
-                                            ({"training": {"batch_size": 10**9}}, "GB")])
-def test_train_refuses_a_recipe_too_big_for_memory_before_allocating(tmp_path, cache, capsys, change, needed):
+def _no_training(monkeypatch) -> None:
+    """Make a test fail at once, not train for hours or allocate terabytes, when the command does not refuse."""
+    def trains(*args, **kwargs):
+        raise AssertionError("the command trained instead of refusing")
+
+    monkeypatch.setattr(zoo, "train", trains)
+
+
+@pytest.mark.parametrize("change, sizes", [
+    ({"model": {"n_layer": 64, "n_embd": 8192, "n_head": 64}}, "n_layer=64, n_embd=8192, vocab_size=300"),
+    ({"training": {"batch_size": 10**9}}, "batch_size=1000000000, block_size=16"),
+    ({"model": {"n_layer": 64}, "training": {"batch_size": 100_000}}, "n_layer=64, n_embd=16"),  # activations
+])
+def test_train_refuses_a_recipe_too_big_for_memory_before_allocating(tmp_path, cache, capsys, monkeypatch, change,
+                                                                     sizes):
+    _no_training(monkeypatch)
+    monkeypatch.setattr(zoo.psutil, "virtual_memory", lambda: SimpleNamespace(available=64 * 10**9))
     recipe = json.loads(json.dumps(asdict(zoo.recipe("tiny"))))
     for part, fields in change.items():
         recipe[part].update(fields)
     (tmp_path / "big.json").write_text(json.dumps(recipe))
     assert cli.main(["train", "--config", str(tmp_path / "big.json"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "needs at least" in err and "make the model or the batch smaller" in err
+    assert re.fullmatch(f"greenlab train: the recipe 'tiny' \\(.*{sizes}.*\\) needs at least [0-9,.]+ GB to train "
+                        f".* and this machine has 64.0 GB free: make the model or the batch smaller\n", err)
     assert not (tmp_path / "out").exists() and not (cache / "ledger.csv").exists()
+
+
+def test_train_refuses_an_absurd_step_count_before_any_work(tmp_path, cache, capsys, monkeypatch):
+    _no_training(monkeypatch)
+    assert cli.main(["train", "--recipe", "tiny", "--steps", str(10**12), "--out", str(tmp_path / "big")]) == 2
+    assert capsys.readouterr().err.startswith("greenlab train: TrainConfig.steps must be a whole number from 1 to "
+                                              "1000000 (a run keeps a loss per step")
+    assert not (tmp_path / "big").exists()
+
+
+def test_train_refuses_an_output_folder_that_holds_a_folder_where_a_file_goes(tmp_path, cache, capsys, monkeypatch):
+    _no_training(monkeypatch)
+    (tmp_path / "out" / "model.safetensors").mkdir(parents=True)
+    assert cli.main(["train", "--recipe", "tiny", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"greenlab train: {tmp_path / 'out' / 'model.safetensors'} is not a file, so "
+                                       f"the trained model.safetensors cannot replace it: choose another folder for "
+                                       f"the trained files\n")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["model.safetensors"]  # no .partial file either
+
+
+@pytest.mark.parametrize("change, message", [({"vocab_size": 400}, "Recipe.vocab_size=400 .the tokenizer's. differs"),
+                                             ({"corpus": "poems"}, "Recipe.corpus='poems' is unknown")])
+def test_a_config_whose_fields_cannot_make_a_model_is_a_message_naming_the_file(tmp_path, capsys, change, message):
+    (tmp_path / "bad.json").write_text(json.dumps({**asdict(zoo.recipe("tiny")), **change}))
+    assert cli.main(["train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path / "out")]) == 2
+    assert re.match(f"greenlab train: --config {re.escape(str(tmp_path / 'bad.json'))}: {message}",
+                    capsys.readouterr().err)
 
 
 def test_ctrl_c_in_train_is_one_line_and_exit_130_with_nothing_written(tmp_path, cache, capsys, monkeypatch):
@@ -121,3 +167,40 @@ def test_ctrl_c_in_train_is_one_line_and_exit_130_with_nothing_written(tmp_path,
     assert cli.main(["train", "--recipe", "tiny", "--out", str(tmp_path / "run")]) == 130
     assert capsys.readouterr().err == f"greenlab train: interrupted; nothing was written to {tmp_path / 'run'}\n"
     assert not any((tmp_path / "run").glob("*"))
+
+
+def test_ctrl_c_while_the_run_is_written_leaves_nothing_in_the_folder(tmp_path, cache, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):  # after the weights, before the tokenizer
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zoo.BPETokenizer, "save", interrupted)
+    assert cli.main(["train", "--recipe", "tiny", "--steps", "2", "--out", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err.endswith(f"greenlab train: interrupted; nothing was written to {tmp_path / 'run'}\n")
+    assert not any((tmp_path / "run").iterdir())
+
+
+ANNOUNCED_TRAIN = """import sys
+from greenlab import cli
+train = cli._train
+def announced(args):  # says when the command has started, for the test to interrupt it then
+    print("started", flush=True)
+    return train(args)
+cli._train = announced
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigint_as_train_starts_is_one_line_and_exit_130(tmp_path, cache):
+    """A real Ctrl-C, sent as soon as the command starts: PyTorch is still being imported (for some seconds)."""
+    command = [sys.executable, "-c", ANNOUNCED_TRAIN, "train", "--recipe", "tiny", "--steps", "100000", "--out",
+               str(tmp_path / "run")]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+    assert run.stdout.readline() == "started\n"
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "Traceback" not in err
+    assert err.splitlines()[-1] in ("greenlab train: interrupted",
+                                    f"greenlab train: interrupted; nothing was written to {tmp_path / 'run'}")
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())

@@ -42,6 +42,18 @@ def test_a_world_size_that_is_not_a_number_is_named(monkeypatch, value):
         distributed.init_from_env()
 
 
+@pytest.mark.parametrize("variables, message", [
+    ({"WORLD_SIZE": "2", "RANK": "abc"}, "RANK='abc' is not a whole number: torchrun sets it"),
+    ({"WORLD_SIZE": "2", "RANK": "2"}, "RANK must be a whole number from 0 to 1 .torchrun sets it.*., got 2$"),
+    ({"WORLD_SIZE": "0"}, "WORLD_SIZE must be a whole number >= 1 .torchrun sets it.*., got 0$"),
+])
+def test_a_rank_or_world_size_out_of_place_is_named_before_joining(monkeypatch, variables, message):
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(distributed.DistributedError, match=message):
+        distributed.init_from_env(timeout_s=1)
+
+
 @pytest.mark.parametrize("batch_size, world_size, message", [
     (5, 2, "batch_size 5 is not divisible by the world size 2: use a multiple of 2"),
     (1, 2, "batch_size 1 is smaller than the world size 2: 1 rank\\(s\\) would get no data"),

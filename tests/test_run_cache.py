@@ -1,9 +1,11 @@
 import json
+import threading
 
 import pytest
 import torch
+from safetensors import SafetensorError
 
-from greenlab.foundations import ledger
+from greenlab.foundations import checkpoints, ledger
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training import run_cache
 from greenlab.training.train import TrainConfig, train
@@ -61,19 +63,43 @@ def test_a_damaged_run_is_named_and_trained_again(cache, damage):
     assert _cached({"run": 1}, calls)[1].from_cache  # kept whole again
 
 
-@pytest.mark.filterwarnings("ignore:.*below the energy tracker's resolution")
-def test_a_run_that_cannot_be_kept_is_still_returned(cache, monkeypatch):
-    def disk_full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+def _disk_full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
 
-    saves = run_cache.save_checkpoint
-    monkeypatch.setattr(run_cache, "save_checkpoint", disk_full)
+
+def _read_only(*args, **kwargs):  # what safetensors raises on a read-only mount: not an OSError of its own
+    raise SafetensorError("Error while serializing: I/O error: Read-only file system (os error 30)")
+
+
+@pytest.mark.filterwarnings("ignore:.*below the energy tracker's resolution")
+@pytest.mark.parametrize("module, writer, failure, message", [
+    (run_cache, "save_checkpoint", _disk_full, "No space left on device"),
+    (checkpoints, "save_model", _read_only, "Read-only file system")])
+def test_a_run_that_cannot_be_kept_is_still_returned(cache, monkeypatch, module, writer, failure, message):
+    works = getattr(module, writer)
+    monkeypatch.setattr(module, writer, failure)
     calls = []
-    with pytest.warns(UserWarning, match="could not be kept in .*No space left on device.*will train again"):
+    with pytest.warns(UserWarning, match=f"could not be kept in .*{message}.*will train again"):
         model, result = _cached({"run": 1}, calls)
     assert len(calls) == 1 and not result.from_cache and len(result.train_losses) == QUICK.steps
-    monkeypatch.setattr(run_cache, "save_checkpoint", saves)
+    monkeypatch.setattr(module, writer, works)  # not monkeypatch.undo(), which would unset the test's cache
     assert not _cached({"run": 1}, calls)[1].from_cache and len(calls) == 2  # nothing half-kept was loaded
+
+
+@pytest.mark.filterwarnings("ignore:.*below the energy tracker's resolution")
+def test_two_threads_asking_for_the_same_run_at_once_train_it_once(cache):
+    calls, results, start = [], [], threading.Barrier(2)
+
+    def ask() -> None:
+        start.wait()
+        results.append(_cached({"run": "shared"}, calls)[1])
+
+    askers = [threading.Thread(target=ask) for _ in range(2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(timeout=120)
+    assert len(calls) == 1 and sorted(result.from_cache for result in results) == [False, True]
 
 
 def test_a_run_without_a_usable_key_is_a_clear_error(cache):

@@ -7,9 +7,9 @@ from torch import nn
 from greenlab.foundations import ledger
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training import train as train_module
-from greenlab.training.train import (ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup, evaluates_after,
-                                     learning_rate_at, make_optimizer, newton_schulz, text_bits_per_character,
-                                     text_loss, train)
+from greenlab.training.train import (MAX_STEPS, ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup,
+                                     evaluates_after, learning_rate_at, make_optimizer, newton_schulz,
+                                     text_bits_per_character, text_loss, train)
 
 VOCAB = 256
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 60).encode()
@@ -195,5 +195,12 @@ class _FlatModel(nn.Module):
 def test_a_run_evaluates_every_interval_and_after_its_last_step_whatever_its_length():
     config = TrainConfig(steps=25, eval_interval=10, warmup_steps=1)
     assert [step for step in range(25) if evaluates_after(step, config)] == [9, 19, 24]
-    huge = TrainConfig(steps=10**12, eval_interval=10, warmup_steps=1)  # decided step by step: no set of every step
-    assert evaluates_after(10**12 - 1, huge) and not evaluates_after(10**12 - 2, huge)
+    longest = TrainConfig(steps=MAX_STEPS, eval_interval=10, warmup_steps=1)  # decided step by step, no set of steps
+    assert evaluates_after(MAX_STEPS - 1, longest) and not evaluates_after(MAX_STEPS - 2, longest)
+
+
+def test_an_absurd_step_count_is_refused_naming_the_value_and_the_bound():
+    with pytest.raises(ConfigError, match=r"TrainConfig.steps must be a whole number from 1 to 1000000 "
+                                          r"\(a run keeps a loss per step.*\), got 1000000000000$"):
+        TrainConfig(steps=10**12)
+    assert TrainConfig(steps=MAX_STEPS).steps == MAX_STEPS

@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from safetensors import SafetensorError
 
+from greenlab.foundations import checkpoints
 from greenlab.foundations.checkpoints import save_checkpoint
 from greenlab.models.gpt import GPTConfig
 from greenlab.models.seq2seq import Seq2SeqConfig
@@ -78,6 +80,45 @@ def test_a_corrupt_cache_is_retrained_with_a_warning(tiny):
     (zoo.folder_of(tiny) / "model.safetensors").write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="model.safetensors is missing or differs"):
         assert zoo.load(tiny, progress=False).trained_now
+
+
+def _read_only(*args, **kwargs):
+    raise SafetensorError("Error while serializing: I/O error: Read-only file system (os error 30)")
+
+
+def test_a_damaged_model_in_a_read_only_cache_is_retrained_and_still_returned(tiny, monkeypatch):
+    zoo.load(tiny, progress=False)
+    (zoo.folder_of(tiny) / "model.safetensors").write_bytes(b"garbage")
+    monkeypatch.setattr(checkpoints, "save_model", _read_only)  # what safetensors raises on a read-only mount
+    with pytest.warns(UserWarning) as warned:
+        again = zoo.load(tiny, progress=False)
+    assert again.trained_now and all(torch.isfinite(p).all() for p in again.model.parameters())
+    assert any(f"the trained 'tiny' could not be kept in {zoo.folder_of(tiny)}" in str(w.message)
+               and "Read-only file system" in str(w.message) for w in warned)
+
+
+def test_a_translator_in_a_cache_that_cannot_be_written_is_still_returned(tiny_translators, monkeypatch):
+    monkeypatch.setattr(checkpoints, "save_model", _read_only)
+    with pytest.warns(UserWarning, match="the trained 'tiny-translator' could not be kept in .*will train again"):
+        assert zoo.load_translator("tiny-translator", progress=False).trained_now
+
+
+def test_a_recipe_that_cannot_make_a_model_is_refused_naming_the_field():
+    r = zoo.recipe("tiny")
+    for change, message in [({"vocab_size": 400}, "Recipe.vocab_size=400 .the tokenizer's. differs from "
+                                                  "model.vocab_size=300"),
+                            ({"vocab_size": "300"}, "Recipe.vocab_size must be a whole number >= 257"),
+                            ({"corpus": "poems"}, "Recipe.corpus='poems' is unknown; available: pydoc"),
+                            ({"name": 5}, "Recipe.name must be a string, got 5")]:
+        with pytest.raises(ValueError, match=message):
+            replace(r, **change)
+
+
+def test_the_memory_floor_counts_the_activations_of_every_layer():
+    r = zoo.recipe("tiny")
+    deep = replace(r, model=replace(r.model, n_layer=64), training=replace(r.training, batch_size=100_000))
+    # 100,000 × 16 tokens × 64 layers × 16 activations of width 16, 4 bytes each: 105 GB (the logits: 3.8 GB)
+    assert deep.training_memory_floor() > 100e9
 
 
 def test_unknown_model_lists_the_zoo():

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_model
 
 from greenlab.foundations.settings import replaced_whole
@@ -39,14 +39,18 @@ def _config_of(model: torch.nn.Module) -> dict | None:
 def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | None = None) -> Path:
     """Save the model's weights, its config (when it has one) and a JSON-able `metadata` dict as safetensors. The
     file appears whole or not at all, readable as any new file is (safetensors alone writes it for its owner only,
-    which a shared run folder cannot read)."""
+    which a shared run folder cannot read). A file that cannot be written (a read-only or full disk) is an OSError
+    naming the path, as for any other file, so that callers who keep a model elsewhere can catch it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = {"greenlab": json.dumps(metadata or {})}
     if (config := _config_of(model)) is not None:
         header["config"] = json.dumps(config)
     with replaced_whole(path) as partial:
-        save_model(model, str(partial), metadata=header)
+        try:
+            save_model(model, str(partial), metadata=header)
+        except SafetensorError as error:  # safetensors reports its I/O errors as its own kind, not as OSError
+            raise OSError(f"cannot write the checkpoint {path} ({error})") from None
         umask = os.umask(0)
         os.umask(umask)
         try:
@@ -56,12 +60,14 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | N
     return path
 
 
-def load_checkpoint(model: torch.nn.Module, path: str | Path) -> dict:
+def load_checkpoint(model: torch.nn.Module, path: str | Path, *, trust_missing_config: bool = False) -> dict:
     """Load weights saved by `save_checkpoint` into `model` (strictly); return the saved metadata dict.
 
     Refused with a CheckpointError naming the path: a file saved from a model of another config (even when the
-    tensor shapes agree, e.g. another n_head or window) or with no config for a model that has one, tensors of
-    another shape or kind (integers where the model has floats), and NaN or infinite weights.
+    tensor shapes agree, e.g. another n_head or window), tensors of another shape or kind (integers where the model
+    has floats), and NaN or infinite weights. A file with no config (written by safetensors' own `save_model`) is
+    refused for a model that has one, since n_head and window change no shape: `trust_missing_config=True` loads it
+    on the caller's word that it was saved from a model of this very config (the other checks still apply).
     """
     path = Path(path)
     if not path.is_file():
@@ -75,9 +81,11 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path) -> dict:
     except Exception as error:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({error})") from None
     config = _config_of(model)
-    if saved_config is None and config is not None:
+    if saved_config is None and config is not None and not trust_missing_config:
         raise CheckpointError(f"{path} holds no config (it was not saved by save_checkpoint; safetensors' "
-                              f"save_model, say): whether it fits this model's n_head or window cannot be checked")
+                              f"save_model, say): whether it fits this model's n_head or window cannot be checked; "
+                              f"if you know it was saved from a model of this very config, load it with "
+                              f"load_checkpoint(model, path, trust_missing_config=True)")
     if saved_config is not None and config is not None:
         differences = [f"{name}={saved_config.get(name)!r} in the file, {config.get(name)!r} in the model"
                        for name in sorted(set(saved_config) | set(config))

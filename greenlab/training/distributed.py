@@ -71,23 +71,25 @@ def world() -> World:
     return World(rank=rank, local_rank=environment_whole("LOCAL_RANK", rank), size=dist.get_world_size())
 
 
-def environment_whole(name: str, default: int) -> int:
-    """The whole number in environment variable `name` (as torchrun sets it), `default` when unset; a
-    DistributedError naming the variable and its value otherwise."""
+def environment_whole(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+    """The whole number in environment variable `name` (as torchrun sets it), from `minimum` to `maximum`;
+    `default` when unset; a DistributedError naming the variable and its value otherwise."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise DistributedError(f"{name}={value!r} is not a whole number: torchrun sets it (unset it to run "
                                f"one process)")
-    return int(value)
+    return settings.check_whole(name, int(value), minimum, maximum, why="torchrun sets it; unset it to run one "
+                                "process", error=DistributedError)
 
 
 def init_from_env(timeout_s: float = DEFAULT_TIMEOUT_S) -> World:
     """Join the job that torchrun (or any launcher setting RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT) started:
     gloo on CPUs, NCCL on GPUs, each GPU rank on its own GPU. Without those variables, a lone process."""
-    size = environment_whole("WORLD_SIZE", 1)
+    size = environment_whole("WORLD_SIZE", 1, minimum=1)
     if size > 1 and not dist.is_initialized():
+        environment_whole("RANK", 0, maximum=size - 1)  # checked here: torch's own parsing names no variable
         use_gpus = settings.device().type == "cuda"
         if use_gpus:
             torch.cuda.set_device(environment_whole("LOCAL_RANK", 0))

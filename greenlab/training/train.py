@@ -37,6 +37,8 @@ class ConfigError(ValueError):
 
 
 OPTIMIZERS = ("adamw", "muon")  # "muon": Muon on the linear layers' weights, AdamW on embeddings, biases, norms
+MAX_STEPS = 10**6  # a run keeps a loss and a learning rate per step (history.json: some 40 MB at this bound);
+# the course's longest recipe takes 3,000 steps, so a larger count is a typo, refused before any work
 PRECISIONS = ("float32", "bfloat16", "auto")  # "bfloat16": the steps' forward pass under torch.autocast;
 # "auto": bfloat16 where this machine multiplies it faster than float32 (`bfloat16_speedup`), float32 elsewhere
 
@@ -45,7 +47,7 @@ PRECISIONS = ("float32", "bfloat16", "auto")  # "bfloat16": the steps' forward p
 class TrainConfig:
     """Everything that decides a training run; a bad value is a ConfigError naming the field."""
 
-    steps: int = 200
+    steps: int = 200  # at most MAX_STEPS
     batch_size: int = 16
     block_size: int = 64
     learning_rate: float = 3e-3
@@ -60,7 +62,9 @@ class TrainConfig:
     precision: str = "float32"  # one of PRECISIONS; validation always runs in float32
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "block_size", "eval_interval", "eval_batches"):
+        check_whole("TrainConfig.steps", self.steps, maximum=MAX_STEPS,
+                    why="a run keeps a loss per step; the course's recipes take thousands", error=ConfigError)
+        for name in ("batch_size", "block_size", "eval_interval", "eval_batches"):
             check_whole(f"TrainConfig.{name}", getattr(self, name), error=ConfigError)
         for name in ("warmup_steps", "seed"):
             check_whole(f"TrainConfig.{name}", getattr(self, name), minimum=0, error=ConfigError)

@@ -12,17 +12,20 @@ GREENLAB_PROFILE chooses. The cache holds, per recipe, `model.safetensors`, `tok
 none: its character vocabulary is rebuilt from its task, and checked against the one in its history),
 `history.json` (losses, validation, measured cost) and, written last, `recipe.json`: the recipe's fingerprint (a
 changed recipe is retrained; another torch or Python is not a change) and the SHA-256 of the other files, checked
-before they are used (a damaged file is retrained, and the warning names it), and the weights must be finite.
+before they are used (a damaged file is retrained, and the warning names it), and the weights must be finite. A
+cache that cannot be written (read-only, full) still gives the model just trained, with a warning. A run's files
+are written whole or not at all: a failure while writing them, Ctrl-C included, leaves none of them behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
+import tempfile
 import warnings
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -31,8 +34,8 @@ import torch
 
 import greenlab
 from greenlab.foundations.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from greenlab.foundations.data import load_corpus
-from greenlab.foundations.settings import cache_dir, device, profile
+from greenlab.foundations.data import CORPORA, load_corpus
+from greenlab.foundations.settings import cache_dir, check_whole, device, profile
 from greenlab.foundations.tasks import PairVocabulary, Task, load_task
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
@@ -67,6 +70,19 @@ class Recipe:
     vocab_size: int = 4096  # byte-level BPE trained on the corpus's training split
     corpus: str = "pydoc"
 
+    def __post_init__(self) -> None:
+        """A ValueError naming the field when a value cannot make a model (checked now, not after the tokenizer's
+        training: a recipe may come from a hand-edited JSON file)."""
+        for name in ("name", "description", "corpus"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"Recipe.{name} must be a string, got {getattr(self, name)!r}")
+        if self.corpus not in CORPORA:
+            raise ValueError(f"Recipe.corpus={self.corpus!r} is unknown; available: {', '.join(CORPORA)}")
+        check_whole("Recipe.vocab_size", self.vocab_size, minimum=257, why="the 256 bytes and the end-of-text token")
+        if self.vocab_size != self.model.vocab_size:
+            raise ValueError(f"Recipe.vocab_size={self.vocab_size} (the tokenizer's) differs from "
+                             f"model.vocab_size={self.model.vocab_size}: the model needs one embedding per token")
+
     def fingerprint(self) -> str:
         """A short hash of everything that determines the trained weights."""
         return _fingerprint(self)
@@ -92,13 +108,18 @@ class Recipe:
         return model.flops_per_token(t.block_size, training=True) * t.steps * t.batch_size * t.block_size
 
     def training_memory_floor(self) -> int:
-        """A lower bound on the bytes that training holds at once, in float32: the weights, their gradients and one
-        optimizer state per weight (AdamW keeps two), and one batch's logits with their gradient. Activations come
-        on top, so a recipe above the free memory cannot train at all."""
-        t = self.training
+        """A lower bound on the bytes that training holds at once, in float32: the weights, their gradients and the
+        optimizer's state (AdamW keeps two numbers per weight, Muon at least one); per token of a batch, the 16
+        activations of width n_embd that each layer keeps for the backward pass (its input and two norms, q, k and
+        v, the attention's output and its copy, the residual, the MLP's 4 × n_embd before and after GELU); and the
+        batch's logits with their gradient. Attention's scratch space and the allocator's slack come on top, so a
+        recipe above the free memory cannot train at all."""
+        t, m = self.training, self.model
         with torch.device("meta"):
-            parameters = GPT(self.model).num_parameters()
-        return 4 * (3 * parameters + 2 * t.batch_size * t.block_size * self.model.vocab_size)
+            parameters = GPT(m).num_parameters()
+        states = 2 if t.optimizer == "adamw" else 1
+        tokens = t.batch_size * t.block_size
+        return 4 * ((2 + states) * parameters + tokens * (16 * m.n_embd * m.n_layer + 2 * m.vocab_size))
 
 
 _REFERENCE_TRAINING = TrainConfig(steps=700, batch_size=16, block_size=128, learning_rate=3e-3,
@@ -173,38 +194,58 @@ def folder_of(name: str) -> Path:
 
 
 def _check_fits_in_memory(r: Recipe) -> None:
+    """A ValueError naming the recipe's sizes and its `training_memory_floor` when that exceeds the free memory of
+    the device it trains on: refused before anything is allocated, not swapped or killed halfway."""
     needed = r.training_memory_floor()
     on_gpu = device().type == "cuda"
     free = torch.cuda.mem_get_info()[0] if on_gpu else psutil.virtual_memory().available
     if needed > free:
+        m, t = r.model, r.training
         where = "this GPU" if on_gpu else "this machine"
-        raise ValueError(f"the recipe {r.name!r} needs at least {needed / 1e9:,.1f} GB to train (weights, gradients, "
-                         f"optimizer state and one batch's logits, in float32) and {where} has {free / 1e9:,.1f} GB "
-                         f"free: make the model or the batch smaller")
+        raise ValueError(f"the recipe {r.name!r} (n_layer={m.n_layer}, n_embd={m.n_embd}, vocab_size={m.vocab_size}, "
+                         f"batch_size={t.batch_size}, block_size={t.block_size}) needs at least {needed / 1e9:,.1f} GB "
+                         f"to train (weights, gradients, optimizer state, activations and logits, in float32) and "
+                         f"{where} has {free / 1e9:,.1f} GB free: make the model or the batch smaller")
 
 
-def _check_writable(folder: Path) -> None:
-    """An OSError naming `folder` unless the trained files can be written there: into it, or into the nearest folder
-    above it that exists, where it will be created (nothing is created now)."""
+def _check_writable(folder: Path, names: tuple[str, ...]) -> None:
+    """An OSError naming the path unless the files `names` can be written into `folder`: into it, or into the
+    nearest folder above it that exists, where it will be created. A nameless probe file is made there and dropped
+    (an access check cannot see a confined process's rules); nothing is left."""
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} is a file, not a folder: choose another folder for the trained files")
+    for name in names:
+        if (folder / name).exists() and not (folder / name).is_file():
+            raise IsADirectoryError(f"{folder / name} is not a file, so the trained {name} cannot replace it: "
+                                    f"choose another folder for the trained files")
     existing = next(path for path in (folder, *folder.parents) if path.exists())
     if not existing.is_dir():
         raise NotADirectoryError(f"{existing} is a file, so {folder} cannot be made: choose another folder")
-    if not os.access(existing, os.W_OK | os.X_OK):  # also false on a read-only file system
-        raise PermissionError(f"cannot write into {existing}, so not into {folder}: choose another folder for the "
-                              f"trained files")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:  # read-only, not ours, or out of reach of a sandbox
+        raise OSError(f"cannot write into {existing}, so not into {folder} ({error.strerror}): choose another "
+                      f"folder for the trained files") from None
 
 
 def train_recipe(r: Recipe, folder: str | Path, *, progress: bool = True) -> Pretrained:
     """Train the recipe from scratch and write its files into `folder` (history.json includes the world size).
     Under torchrun, every rank trains its replica together with the others and rank 0 alone writes; the ranks
-    must hold the same recipe."""
+    must hold the same recipe. The folder is checked first: a run is refused, never trained and then lost."""
     folder = Path(folder)
+    if distributed.world().is_main:
+        _check_writable(folder, (*CACHED_FILES, "recipe.json"))
+    trained = _train_gpt(r, folder, progress=progress)
+    _write_run(r, folder, trained.model, trained.history, trained.tokenizer)
+    return trained
+
+
+def _train_gpt(r: Recipe, folder: Path, *, progress: bool) -> Pretrained:
+    """Train the recipe from scratch (under torchrun, every rank with the others), for `folder`; nothing is
+    written. Refused first when the ranks hold different recipes or it cannot fit in memory."""
     distributed.check_same_everywhere("the recipe", asdict(r))
     _check_fits_in_memory(r)
-    if distributed.world().is_main:
-        _check_writable(folder)  # now, not after minutes of training
     corpus = load_corpus(r.corpus)
     tokenizer = BPETokenizer.train(corpus.train_text, r.vocab_size)
     train_ids = torch.tensor(tokenizer.encode(corpus.train_text), dtype=torch.long)
@@ -217,23 +258,47 @@ def train_recipe(r: Recipe, folder: str | Path, *, progress: bool = True) -> Pre
                "validation": result.validation, "measurement": result.measurement.as_row(),
                "validation_tokens": len(val_ids), "validation_characters": len(corpus.validation_text),
                "world_size": result.world_size, "precision": result.precision}
-    if not distributed.world().is_main:
-        return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model.cpu(), folder / "model.safetensors")
-    tokenizer.save(folder / "tokenizer.json")
-    _write_history_and_recipe(r, folder, history, CACHED_FILES)
     return Pretrained(r, model.eval(), tokenizer, history, folder, trained_now=True)
 
 
-def _write_history_and_recipe(r: Recipe | TranslatorRecipe, folder: Path, history: dict,
-                              files: tuple[str, ...]) -> None:
-    """Write history.json, then recipe.json: the recipe, its fingerprint, the SHA-256 of `files` and the versions
-    that trained it."""
-    (folder / "history.json").write_text(json.dumps(history))
-    checksums = {name: file_sha256(folder / name) for name in files}
-    (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "sha256": checksums,
-                                                    "trained_with": _trained_with(), "recipe": asdict(r)}, indent=1))
+def _write_run(r: Recipe | TranslatorRecipe, folder: Path, model: torch.nn.Module, history: dict,
+               tokenizer: BPETokenizer | None) -> None:
+    """Write a trained model's files into `folder`, on rank 0 only: the weights, the tokenizer (a translator has
+    none), history.json, then recipe.json (the recipe, its fingerprint, the SHA-256 of the other files and the
+    versions that trained it), whose presence marks a whole run. A failure on the way, Ctrl-C included, removes the
+    run's files: the folder never holds half of a run."""
+    if not distributed.world().is_main:
+        return
+    files = CACHED_FILES if tokenizer is not None else TRANSLATOR_FILES
+    folder.mkdir(parents=True, exist_ok=True)
+    replaced = False
+    try:
+        save_checkpoint(model.cpu(), folder / "model.safetensors")
+        replaced = True  # the weights replace a file whole or not at all: until here, an older run is intact
+        if tokenizer is not None:
+            tokenizer.save(folder / "tokenizer.json")
+        (folder / "history.json").write_text(json.dumps(history))
+        checksums = {name: file_sha256(folder / name) for name in files}
+        (folder / "recipe.json").write_text(json.dumps({"fingerprint": r.fingerprint(), "sha256": checksums,
+                                                        "trained_with": _trained_with(), "recipe": asdict(r)},
+                                                       indent=1))
+    except BaseException:
+        if replaced:  # new weights beside older files, or half of a file: no run at all
+            for name in (*files, "recipe.json"):
+                with suppress(OSError):  # a removal that fails must not hide why the writing did
+                    (folder / name).unlink(missing_ok=True)
+        raise
+
+
+def _keep(r: Recipe | TranslatorRecipe, folder: Path, model: torch.nn.Module, history: dict,
+          tokenizer: BPETokenizer | None) -> None:
+    """`_write_run` into the cache. A cache that cannot be written (read-only, full) costs the files, not the model
+    just trained: it is used now, a warning says so, and it trains again next time."""
+    try:
+        _write_run(r, folder, model, history, tokenizer)
+    except OSError as error:
+        warnings.warn(f"the trained {r.name!r} could not be kept in {folder} ({error}): it is used now, and will "
+                      f"train again next time")
 
 
 def _cache_is_current(r: Recipe | TranslatorRecipe, folder: Path, files: tuple[str, ...]) -> bool:
@@ -281,7 +346,11 @@ def load(name: str = "reference", *, retrain: bool = False, progress: bool = Tru
     folder = folder_of(name)
     with one_trainer_at_a_time(folder):
         cached = None if retrain else _from_cache(r, folder)
-        return cached if cached is not None else train_recipe(r, folder, progress=progress)
+        if cached is not None:
+            return cached
+        trained = _train_gpt(r, folder, progress=progress)
+        _keep(r, folder, trained.model, trained.history, trained.tokenizer)
+        return trained
 
 
 # --- translators: the encoder–decoder of notebook 06, and a decoder-only GPT of about its size -------------
@@ -345,9 +414,8 @@ class PretrainedTranslator:
 TRANSLATOR_FILES = ("model.safetensors", "history.json")
 
 
-def train_translator_recipe(r: TranslatorRecipe, folder: str | Path, *, progress: bool = True) -> PretrainedTranslator:
-    """Train the translator recipe from scratch and write its files into `folder`."""
-    folder = Path(folder)
+def _train_translator(r: TranslatorRecipe, folder: Path, *, progress: bool) -> PretrainedTranslator:
+    """Train the translator recipe from scratch, for `folder`; nothing is written."""
     task = load_task(r.task)
     vocabulary = PairVocabulary(task.train)
     if vocabulary.vocab_size != r.model.vocab_size:
@@ -359,9 +427,6 @@ def train_translator_recipe(r: TranslatorRecipe, folder: str | Path, *, progress
     history = {"train_losses": result.train_losses, "learning_rates": result.learning_rates,
                "validation": result.validation, "measurement": result.measurement.as_row(),
                "vocabulary": vocabulary.itos}
-    folder.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model.cpu(), folder / "model.safetensors")
-    _write_history_and_recipe(r, folder, history, TRANSLATOR_FILES)
     return PretrainedTranslator(r, model.eval(), vocabulary, task, history, folder, trained_now=True)
 
 
@@ -385,4 +450,6 @@ def load_translator(name: str = "translator", *, retrain: bool = False,
                 return PretrainedTranslator(r, model.eval(), vocabulary, task, history, folder, trained_now=False)
         except (CheckpointError, ValueError, KeyError, TypeError, OSError) as error:
             warnings.warn(f"the cached {name!r} in {folder} is unreadable ({error}): training it again")
-        return train_translator_recipe(r, folder, progress=progress)
+        trained = _train_translator(r, folder, progress=progress)
+        _keep(r, folder, trained.model, trained.history, None)
+        return trained
