@@ -91,3 +91,11 @@ def test_an_unsourced_figure_is_a_convention_problem(copy):
     assert [p for p in conventions.problems(copy) if "without its source" in p] == [
         "a figure without its source (a reference, data/..., or the cell that prints it): "
         "'Green training is 10× cheaper.'"]
+
+
+def test_a_lab_exercise_needs_its_two_collapsed_hints():
+    hints = "\n<details><summary>Hint 1 — a nudge</summary>\n\nx\n</details>\n" \
+            "<details><summary>Hint 2 — a fuller hint</summary>\n\ny\n</details>"
+    cells = ["## Exercise 1 — one" + hints, "## Exercise 2 — two\n<details><summary>Hint 1 — a nudge</summary>",
+             "## Exercise 3 — three", "## Exercise 4 — the chapter's quiz", "no exercise here"]
+    assert conventions.exercises_without_hints(cells) == ["Exercise 2", "Exercise 3"]

@@ -43,6 +43,18 @@ REQUIRED_HEADINGS = {"notebooks": ("## Learning goals", "## What we measured", "
                      "labs": ("## Exercise",)}
 
 
+# A lab exercise's hints: a nudge, then a fuller hint, each collapsed until the learner opens it (HTML <details>, which
+# JupyterLab, Colab and GitHub fold, and a plain-text reader still reads).
+HINTS = ("<details><summary>Hint 1", "<details><summary>Hint 2")
+_EXERCISE = re.compile(r"^## Exercise (\d+)", re.MULTILINE)
+
+
+def exercises_without_hints(markdown_cells: list[str]) -> list[str]:
+    """The lab exercises (`## Exercise N` cells, the chapter's quiz aside) whose cell lacks the two collapsed hints."""
+    return [f"Exercise {match.group(1)}" for source in markdown_cells for match in [_EXERCISE.search(source)]
+            if match and "the chapter's quiz" not in source and not all(hint in source for hint in HINTS)]
+
+
 def quiz_cell(notebook: Path) -> str:
     """The code cell that shows a chapter's quiz (its widgets' ids change on every run: nbval ignores the output)."""
     chapter = notebook.name[:2]
@@ -100,6 +112,9 @@ def problems(notebook: Path) -> list[str]:
     places = [text.find(heading) for heading in headings if heading in text]
     if places != sorted(places):
         found.append(f"the sections must come in the order {', '.join(repr(h) for h in headings)}")
+    if notebook.parent.name == "labs":
+        for exercise in exercises_without_hints([c.source for c in cells if c.cell_type == "markdown"]):
+            found.append(f"{exercise} lacks its two collapsed hints ({' / '.join(HINTS)})")
     if notebook.parent.name == "notebooks" and not any(c.source == quiz_cell(notebook) for c in code):
         found.append(f"no quiz cell: a code cell that is exactly {quiz_cell(notebook)!r}")
     return found

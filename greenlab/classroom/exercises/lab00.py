@@ -52,4 +52,5 @@ def check_squared_distances(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
     return check_function(
         fn, _squared_distances, _random_matrices,
         exercise="squared_distances", atol=1e-4,
-        hint="expand |x - y|² = |x|² + |y|² - 2 x·y: the last term for all pairs is one matrix product")
+        hint="expand |x - y|² = |x|² + |y|² - 2 x·y: |x|² as a column and |y|² as a row broadcast to (n, m), "
+             "and the last term for all pairs is one matrix product")

@@ -24,7 +24,8 @@ def check_count_pairs(fn: Callable[[list[int]], dict]) -> CheckResult:
     return check_function(
         fn, lambda ids: dict(Counter(zip(ids, ids[1:]))), lambda g: (_random_ids(g),),
         exercise="count_pairs", trials=20,
-        hint="zip(ids, ids[1:]) walks over every pair of neighbours; count each (left, right) tuple")
+        hint="count every pair of neighbours (the ids at positions i and i + 1) as a (left, right) tuple, each "
+             "position once; a list of fewer than two ids has no pairs")
 
 
 def check_merge(fn: Callable[[list[int], tuple[int, int], int], list[int]]) -> CheckResult:
@@ -53,8 +54,9 @@ def check_encode(fn: Callable[[str, dict], list[int]]) -> CheckResult:
     return check_function(
         fn, lambda text, table: encode_bytes(text.encode("utf-8"), table),
         lambda g: (_snippet(g), dict(merges)), exercise="encode", trials=10,
-        hint="start from list(text.encode('utf-8')); repeatedly merge the pair that was learned earliest "
-             "(the smallest position in `merges`) until no pair of the text is in `merges`")
+        hint="start from the text's UTF-8 bytes; each round, merge the text's pair that was learned earliest "
+             "(the smallest position in `merges`, not the most frequent pair); stop when no pair of the text is "
+             "in `merges`")
 
 
 def check_training_flops_for_text(fn: Callable[[str, object, float], float]) -> CheckResult:

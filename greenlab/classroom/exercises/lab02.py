@@ -23,8 +23,8 @@ def check_causal_attention(fn: Callable) -> CheckResult:
         B, H, T, D = _shape(g, 1, 3), _shape(g, 1, 4), _shape(g, 1, 9), _shape(g, 2, 9)
         return tuple(torch.randn(B, H, T, D, generator=g) for _ in range(3))
     return check_function(fn, math_attention, inputs, exercise="causal_attention", hint=(
-        "scores = q @ k.transpose(-2, -1) / sqrt(head width); set scores above the diagonal to -inf "
-        "(torch.tril gives the allowed part); softmax over the last dimension; multiply by v"))
+        "divide the scores by √head_width; the future (above the diagonal) must get a weight of exactly 0: set "
+        "those scores to -inf before the softmax, not after; the softmax runs over the keys (the last dimension)"))
 
 
 def _random_attention(g: torch.Generator) -> tuple[CausalSelfAttention, int, int]:
@@ -51,8 +51,9 @@ def check_multi_head_attention(fn: Callable) -> CheckResult:
         with torch.no_grad():
             return attention(x)
     return check_function(fn, reference, inputs, exercise="multi_head_attention", hint=(
-        "x @ w_qkv.T + b_qkv gives q, k, v side by side: split them, reshape each to (B, T, n_head, width // "
-        "n_head) and transpose to (B, n_head, T, ...); attend; transpose back, reshape to (B, T, C), project"))
+        "the first linear layer gives q, k and v side by side, in that order, along the last dimension; each head "
+        "needs an axis of its own before T for attention, (B, n_head, T, C // n_head), and the heads must be put "
+        "side by side again, (B, T, C), before the output projection"))
 
 
 def _random_block(g: torch.Generator) -> tuple[Block, int]:
@@ -74,7 +75,8 @@ def check_block_forward(fn: Callable) -> CheckResult:
         with torch.no_grad():
             return block(x)
     return check_function(fn, reference, inputs, exercise="block_forward", atol=1e-4, hint=(
-        "pre-LayerNorm: x = x + attention(ln_1(x)), then x = x + mlp(ln_2(x)); the MLP is c_fc, GELU, c_proj"))
+        "pre-LayerNorm: each sub-layer reads a normalised copy of x (ln_1 for attention, ln_2 for the MLP) and "
+        "its output is added to x itself; the MLP reads x after attention's update, and its GELU is the exact one"))
 
 
 class _LearnerBlock(Block):

@@ -31,7 +31,8 @@ def check_strided_mask(fn: Callable) -> CheckResult:
     def inputs(g: torch.Generator) -> tuple:
         return _integer(g, 1, 40), _integer(g, 1, 9)
     return check_function(fn, strided, inputs, trials=8, exercise="strided_mask", hint=(
-        "with d = i - j: allowed when d >= 0 and (d < stride or d % stride == 0)"))
+        "with d = i - j: never the future (d >= 0), and then either one of the last `stride` keys or a multiple of "
+        "`stride` back; bracket every comparison, because & and | bind tighter than <, >= and =="))
 
 
 EDGE_CASES = [(1, 1, 8, 1, 4), (2, 3, 100, 1, 32), (1, 2, 70, 200, 32), (2, 1, 130, 32, 32), (1, 2, 257, 64, 64)]

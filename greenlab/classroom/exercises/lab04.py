@@ -27,9 +27,9 @@ def check_kd_loss(fn: Callable) -> CheckResult:
         return (torch.randn(tokens, vocab, generator=g), torch.randn(tokens, vocab, generator=g) * 2,
                 torch.randint(0, vocab, (tokens,), generator=g), temperature, alpha)
     return check_function(fn, distillation_loss, inputs, trials=8, exercise="kd_loss", hint=(
-        "soft = KL(softmax(teacher / T) ‖ softmax(student / T)) averaged over tokens (F.kl_div with log_softmax "
-        "inputs, reduction='batchmean'), times T²; hard = F.cross_entropy(student, targets); "
-        "return alpha * soft + (1 - alpha) * hard"))
+        "F.kl_div takes the student's log-probabilities first and the teacher's second (log_target=True), both "
+        "at temperature T, with reduction='batchmean'; the soft term is scaled by T² and weighted by alpha; the "
+        "cross-entropy uses the student's logits without the temperature"))
 
 
 def new_student(teacher: GPT, seed: int = 0) -> GPT:
@@ -58,8 +58,8 @@ def check_student_loss(fn: Callable, teacher: GPT, ids: torch.Tensor) -> CheckRe
                              "(only the teacher's under torch.no_grad())")
         return loss.detach() if isinstance(loss, torch.Tensor) else loss
     return check_function(learner, reference, inputs, trials=3, exercise="student_loss", atol=1e-4, hint=(
-        "teacher logits under torch.no_grad(), student logits with gradients, then your kd_loss with "
-        "temperature 2 and alpha 0.5"))
+        "teacher logits under torch.no_grad(), student logits with gradients, batch and time flattened into one "
+        "axis of tokens (logits and targets), then your kd_loss with temperature 2 and alpha 0.5"))
 
 
 def short_distillation(teacher: GPT, temperature: float, train_ids: torch.Tensor, val_ids: torch.Tensor,

@@ -86,7 +86,8 @@ def check_footprint_by_region(fn: Callable) -> CheckResult:
     def reference(parameters, tokens, accelerator, regions):
         return [footprint.estimate(parameters, tokens, accelerator, c, pue=1.1).co2eq_kg / 1000 for c in regions]
     return check_function(fn, reference, inputs, exercise="footprint_by_region", rtol=1e-6, hint=(
-        "for each country: footprint.estimate(parameters, tokens, hardware, country, pue=1.1).co2eq_kg / 1000"))
+        "one footprint.estimate per country, in the order given, with pue=1.1; its co2eq_kg is in kilograms, "
+        "the answer in tonnes"))
 
 
 def check_greenest_start(fn: Callable) -> CheckResult:
@@ -99,5 +100,5 @@ def check_greenest_start(fn: Callable) -> CheckResult:
     def reference(grid, hours):
         return int(footprint.start_hours(grid, hours).idxmin())
     return check_function(fn, reference, inputs, exercise="greenest_start", trials=8, hint=(
-        "for each start hour s, average footprint.hourly_intensity()[grid] over hours s, s+1, …, s+hours-1 "
-        "(modulo 24), and return the s with the lowest average"))
+        "try every start hour, 0 to 23; a job's hours wrap past midnight (modulo 24); average the grid's "
+        "intensity over the job's hours only; return the start with the lowest mean as an int"))

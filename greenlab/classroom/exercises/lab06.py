@@ -52,9 +52,9 @@ def check_cross_attention(fn: Callable) -> CheckResult:
                 torch.randn(B, H, S, D, generator=g), _source_mask(g, B, S))
     with one_thread():
         return check_function(fn, reference_cross_attention, inputs, trials=8, exercise="cross_attention", hint=(
-            "scores = queries @ keys.transpose(-2, -1) / sqrt(head width), shape (B, H, T, S); padding keys get "
-            "-inf: scores.masked_fill(~source_mask[:, None, None, :], float('-inf')); weights = softmax over the "
-            "last dimension; return (weights @ values, weights)"))
+            "the weights must be 0 at padding keys: mask the scores with -inf before the softmax; source_mask is "
+            "(B, S) and the scores (B, H, T, S), so it needs an axis for the heads and one for the targets; scale "
+            "by √head_width; return the output and the weights"))
 
 
 # --- exercises 2 and 3: BLEU's pieces --------------------------------------------------------------------
@@ -68,9 +68,9 @@ def check_modified_precision(fn: Callable) -> CheckResult:
         reference = [WORDS[i] for i in torch.randint(0, len(WORDS), (_draw(g, 1, 9),), generator=g).tolist()]
         return hypothesis, reference, _draw(g, 1, 5)
     return check_function(fn, metrics.modified_precision, inputs, trials=12, exercise="modified_precision", hint=(
-        "count the hypothesis's n-grams and the reference's (a Counter of tuple(tokens[i:i + n])); matches = the sum "
-        "over the hypothesis's n-grams of min(its count, the reference's count), total = the hypothesis's number of "
-        "n-grams (0 when it is shorter than n)"))
+        "an n-gram is a tuple of n consecutive tokens, and a list shorter than n has none; an n-gram of the "
+        "hypothesis matches at most as often as the reference has it (clipped), and the total counts the "
+        "hypothesis's n-grams only"))
 
 
 def check_brevity_penalty(fn: Callable) -> CheckResult:
@@ -79,9 +79,9 @@ def check_brevity_penalty(fn: Callable) -> CheckResult:
     def inputs(g: torch.Generator) -> tuple:
         return next(special, None) or (_draw(g, 0, 25), _draw(g, 1, 25))
     return check_function(fn, metrics.brevity_penalty, inputs, trials=10, exercise="brevity_penalty", atol=1e-12,
-                          rtol=1e-9, hint=("1.0 when hypothesis_length >= reference_length; otherwise "
-                                           "exp(1 - reference_length / hypothesis_length); and 0.0 for an empty "
-                                           "hypothesis (no division by zero)"))
+                          rtol=1e-9, hint=("three cases: at least as long as the reference gives 1; an empty "
+                                           "hypothesis gives 0, decided before anything divides by its length; "
+                                           "a shorter one is penalised with r/h, not h/r"))
 
 
 # --- exercise 4: greedy decoding -------------------------------------------------------------------------
@@ -128,10 +128,9 @@ def check_greedy_decode(fn: Callable) -> CheckResult:
         return model.greedy(src_ids, max_new_tokens)
     with one_thread():
         return check_function(fn, reference, greedy_case, trials=6, exercise="greedy_decode", hint=(
-            "memory = model.memory(src_ids) once; tokens = a (B, 1) column of model.config.bos_id; at each of at "
-            "most max_new_tokens steps, logits = model.decode(tokens, memory), append the argmax of the last "
-            "position's logits, stop when every row has produced eos_id; return each row without <s>, cut before "
-            "its first eos, as a list of ints (tensor.tolist())"))
+            "each step takes the argmax at the last position only; stop early only when every row has written "
+            "eos_id, not the first one; return lists of ints, each without <s> and cut before its own first eos_id "
+            "(what a row writes after it does not count)"))
 
 
 # --- exercise 5: beam search's energy, predicted then measured --------------------------------------------

@@ -32,8 +32,9 @@ def check_pass_at_k(fn: Callable) -> CheckResult:
         c = _draw(g, 0, n + 1)
         return next(special, None) or (n, c, _draw(g, 1, n + 1))
     return check_function(fn, metrics.pass_at_k, inputs, trials=20, exercise="pass_at_k", atol=1e-9, rtol=1e-9,
-                          hint=("1 - C(n - c, k) / C(n, k) with math.comb; C(n - c, k) is 0 when n - c < k (every "
-                                "draw of k holds a passing program), and Python's integers do not overflow"))
+                          hint=("pass@k is one minus the chance that all k drawn programs fail; math.comb is 0 "
+                                "when n - c < k (every draw of k holds a passing program), and Python's integers do "
+                                "not overflow: divide only at the end"))
 
 
 # --- exercise 2: retrieve, then generate -------------------------------------------------------------------
@@ -52,9 +53,9 @@ def check_retrieve_then_generate(fn: Callable, index: BM25Index, model: GPT, tok
         return index, model, tokenizer, questions[_draw(g, 0, len(questions))], new_tokens
     with one_thread():
         return check_function(fn, reference, inputs, trials=4, exercise="retrieve_then_generate", hint=(
-            "passage = index.search(question, k=1)[0].text; prompt = f'{passage}\\n\\n{question}\\n'; ids = "
-            "fit_prompt(tokenizer.encode(prompt), model.config.block_size, new_tokens); out = model.generate("
-            "torch.tensor([ids]), new_tokens, temperature=0); return tokenizer.decode(out[0, len(ids):].tolist())"))
+            "use the top BM25 passage's text; the prompt exactly as the exercise shows (passage, blank line, "
+            "question, line break); fit_prompt must leave room for new_tokens; decode greedily (temperature=0); "
+            "model.generate returns the prompt too: decode only the new tokens"))
 
 
 # --- exercise 3: the cheapest method that is good enough ----------------------------------------------------
@@ -89,5 +90,5 @@ def check_cheapest_method(fn: Callable) -> CheckResult:
             bar = round(float(torch.rand((), generator=g)) * 100, 1)
         return table, bar, "answer found (%)", "J per 1,000"
     return check_function(fn, reference_cheapest_method, inputs, trials=12, exercise="cheapest_method", hint=(
-        "keep the rows with table[quality] >= bar; if none is left return None; else return the index label of "
-        "the row with the smallest table[cost] among them (table.loc[...].idxmin() or sort_values)"))
+        "a method exactly on the bar meets it; None only when no method does; among those that meet it, the "
+        "lowest cost, and on equal cost the higher quality; return the row's index label, not the row"))

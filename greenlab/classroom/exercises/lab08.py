@@ -27,9 +27,9 @@ def check_log_likelihood(fn: Callable, tokenizer: BPETokenizer) -> CheckResult:
         pair = pairs[int(torch.randint(len(pairs), (), generator=g))]
         return models[int(torch.randint(3, (), generator=g))], tokenizer, pair.stereotypical
     return check_function(fn, reference, inputs, trials=6, exercise="log_likelihood", atol=1e-3, rtol=1e-4, hint=(
-        "ids = tokenizer.encode('\\n\\n') + tokenizer.encode(text); log_probs = model(torch.tensor([ids[:-1]]))"
-        ".log_softmax(-1)[0]; sum log_probs[i, ids[i + 1]] for the positions i whose next token is one of the "
-        "text's (i from len(context) - 1 on)"))
+        "score only the text's tokens, each by the log-probability the model gave it at the position before it: "
+        "the first one is predicted at the last token of the blank-line context; encode the context and the "
+        "text separately, and use log_softmax over the vocabulary (nats)"))
 
 
 def check_mean_gap(fn: Callable, tokenizer: BPETokenizer) -> CheckResult:
