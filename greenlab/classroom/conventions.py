@@ -50,9 +50,11 @@ _EXERCISE = re.compile(r"^## Exercise (\d+)", re.MULTILINE)
 
 
 def exercises_without_hints(markdown_cells: list[str]) -> list[str]:
-    """The lab exercises (`## Exercise N` cells, the chapter's quiz aside) whose cell lacks the two collapsed hints."""
-    return [f"Exercise {match.group(1)}" for source in markdown_cells for match in [_EXERCISE.search(source)]
-            if match and "the chapter's quiz" not in source and not all(hint in source for hint in HINTS)]
+    """The lab exercises (`## Exercise N` sections of the markdown, up to the next `## ` heading; the chapter's quiz
+    aside) that lack the two collapsed hints."""
+    sections = re.split(r"^(?=## )", "\n\n".join(markdown_cells), flags=re.MULTILINE)
+    return [f"Exercise {match.group(1)}" for section in sections for match in [_EXERCISE.match(section)]
+            if match and "the chapter's quiz" not in section and not all(hint in section for hint in HINTS)]
 
 
 def quiz_cell(notebook: Path) -> str:

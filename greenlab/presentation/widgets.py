@@ -42,6 +42,16 @@ def _panel_class() -> type:
             bundle = super()._repr_mimebundle_(**kwargs) or {}  # ipywidgets cuts the plain text at 110 characters
             return {**bundle, "text/plain": self._reading()}
 
+        if hasattr(widgets.VBox, "_ipython_display_"):  # ipywidgets 7 (Colab's) displays through this instead
+            def _ipython_display_(self, **kwargs) -> None:
+                from IPython.display import display
+
+                data = {"text/plain": self._reading(),  # whole, where ipywidgets 7 cuts it at 110 characters
+                        "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                                      "model_id": self._model_id}}
+                display(data, raw=True)
+                self._handle_displayed(**kwargs)
+
     return Panel
 
 

@@ -75,9 +75,11 @@ def _table(quality: list[float], cost: list[float]) -> pd.DataFrame:
 
 
 def check_cheapest_method(fn: Callable) -> CheckResult:
-    """Tables where the cheapest good method sits exactly on the bar (which reaches it), where no method reaches
-    the bar, where the bar is 0 (every method reaches it), then random ones."""
+    """Tables where the cheapest good method sits exactly on the bar (which reaches it), where two good methods tie on
+    the lowest cost (the higher quality wins, though it comes second), where no method reaches the bar, where the
+    bar is 0 (every method reaches it), then random ones."""
     special = iter([(_table([50.0, 80.0, 20.0], [5.0, 90.0, 1.0]), 50.0),
+                    (_table([60.0, 90.0, 40.0, 95.0], [5.0, 5.0, 1.0, 7.0]), 50.0),
                     (_table([30.0, 45.5], [2.0, 3.0]), 60.0),
                     (_table([10.0, 0.0, 70.0], [8.0, 0.5, 3.0]), 0.0)])
 

@@ -75,9 +75,10 @@ def check_extracts(fn: Callable, run: ProbeRun, tokenizer: BPETokenizer,
 
 def check_mitigation(mitigate: Callable, skewed_sentences: list[str], skewed_gap: float,
                      tokenizer: BPETokenizer) -> CheckResult:
-    """`mitigate(sentences, templates)` returns training sentences about as often stereotypical as not; a probe model
-    trained on them (or loaded from the cache, when the lab trained it already) has a smaller gap on the training
-    templates than the skewed model's `skewed_gap`."""
+    """`mitigate(sentences, templates)` returns training sentences that each name an occupation of the templates
+    with 'his' or 'her' (what the probe can read), 0.45 to 0.55 of them stereotypical; a probe model trained on them
+    (or loaded from the cache, when the lab trained it already) has a smaller gap on the training templates than the
+    skewed model's `skewed_gap`. The lab states these rules to the learner."""
     exercise = "mitigation"
     templates = bias.load_templates()
     try:
@@ -90,10 +91,13 @@ def check_mitigation(mitigate: Callable, skewed_sentences: list[str], skewed_gap
     try:
         share = bias.stereotypical_share(sentences, templates)
     except ValueError as error:
-        return CheckResult(exercise, False, str(error))
+        pronouns = " with ".join(repr(p) for p in templates.pronouns.values())
+        return CheckResult(exercise, False, f"{error}: the probe compares {pronouns}, so every sentence must keep "
+                                            f"an occupation of the templates and one of those pronouns (a "
+                                            f"gender-neutral rewrite is a mitigation this probe cannot measure)")
     if not 0.45 <= share <= 0.55:
-        return CheckResult(exercise, False, f"{share:.2f} of the mitigated sentences are stereotypical: a "
-                                            f"mitigation should bring that to about 0.5")
+        return CheckResult(exercise, False, f"{share:.2f} of the mitigated sentences are stereotypical: the rule is "
+                                            f"0.45 to 0.55, about as many of each pronoun for each stereotype")
     run = train_mixed(sentences, tokenizer, label="lab 08: the mitigated sentences")  # cached when trained before
     gap = bias.likelihood_gap(run.model, tokenizer, bias.probe_pairs(templates, held_out=False)).mean
     if not abs(gap) < abs(skewed_gap):
