@@ -69,3 +69,14 @@ def test_completion_line_estimates_energy_as_time_times_power(tiny_model):
     done = complete(tiny_model.model, tiny_model.tokenizer, "x = ", 4)
     line = completion_line(done, watts=12.5)
     assert f"≈ {done.seconds * 12.5:.2f} J (estimated" in line and f"{done.tokens_per_s:.0f} tokens/s" in line
+
+
+@pytest.mark.parametrize("seed", [None, 2.5, "7", -1, 2**64])
+def test_the_seed_is_a_whole_number_a_generator_takes(seed):
+    from greenlab.foundations.tokenizer import BPETokenizer
+    from greenlab.models.gpt import GPT, GPTConfig
+
+    tokenizer = BPETokenizer.train("hello world " * 20, 260)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=16, n_layer=1, n_head=1, n_embd=8))
+    with pytest.raises(ValueError, match=f"seed must be a whole number from 0 to {2**64 - 1}, got {seed!r}"):
+        complete(model, tokenizer, "hello", new_tokens=2, seed=seed)  # once a RuntimeError from torch.Generator

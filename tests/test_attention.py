@@ -227,3 +227,28 @@ def test_blocked_kernels_work_is_linear_in_the_length():
         _, flops = count_flops(lambda: sliding_window_attention(q, k, v, 256).sum().backward())
         per_token.add(flops / length)
     assert len(per_token) == 1, per_token
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: density(torch.ones(0, 0, dtype=torch.bool)), "a non-empty boolean"),  # once ZeroDivisionError
+    (lambda: density(torch.full((2, 2), 5)), "must be boolean"),  # once a density of 500 %
+    (lambda: attention_flops(causal(4), "4"), "head_dim must be a whole number >= 1, got '4'"),  # once '4444…'
+    (lambda: attention_flops(causal(4), -1), "head_dim must be a whole number >= 1, got -1"),
+    (lambda: attention_flops(causal(4), 4, n_head=0), "n_head must be a whole number >= 1, got 0"),
+    (lambda: attention_flops(torch.ones(4, 4), 4), "must be boolean"),
+])
+def test_density_and_flops_take_a_boolean_pattern_and_whole_sizes(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("call, name, value", [
+    (lambda: sliding_window("8", 2), "length", "8"), (lambda: sliding_window(2.5, 2), "length", 2.5),
+    (lambda: causal(-1), "query_length", -1), (lambda: causal(4, key_length=-1), "key_length", -1),
+    (lambda: dilated(True, 2, 2), "length", True), (lambda: strided(None, 3), "length", None),
+    (lambda: global_tokens(0, 2, 1), "length", 0), (lambda: random_blocks(16.0, 4, 1), "length", 16.0),
+])
+def test_pattern_lengths_are_whole_numbers_named_as_such(call, name, value):
+    # a float once made a mask of its rounded-up length, a string or a negative one an error from inside torch
+    with pytest.raises(ValueError, match=f"{name} must be a whole number >= .*, got {value!r}"):
+        call()

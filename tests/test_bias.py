@@ -215,3 +215,17 @@ def test_resamples_must_be_a_whole_number_named_as_such(templates, tiny_gpt, res
 def test_pair_gaps_needs_pairs(tiny_gpt):
     with pytest.raises(ValueError, match="no pairs to probe"):
         bias.pair_gaps(*tiny_gpt, [])
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[" * 100_000 + "]" * 100_000, "cannot read the occupation templates"),  # once a RecursionError
+    ({**GOOD, "training_templates": [5]}, "training_templates must be a list of texts"),  # once an AttributeError
+    ({**GOOD, "occupations": {"male": "cook", "female": ["nurse"]}}, "occupations must map 'male' and 'female' to"),
+    ({**GOOD, "pronouns": {"male": "his", "female": "his"}}, "pronouns must be two different words"),
+    ({**GOOD, "pronouns": {"male": "h(is", "female": "her"}}, "pronouns must be two different words"),
+])
+def test_a_garbled_templates_file_is_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "templates.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(ValueError, match=message):
+        bias.load_templates(path)

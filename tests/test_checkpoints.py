@@ -138,3 +138,21 @@ def test_a_checkpoint_that_cannot_be_written_is_an_os_error_naming_the_path(tmp_
     with pytest.raises(OSError, match=f"cannot write the checkpoint {tmp_path / 'gpt.safetensors'} .*Read-only"):
         save_checkpoint(GPT(GPTConfig(**TINY_GPT)), tmp_path / "gpt.safetensors")
     assert not any(tmp_path.iterdir())  # no .partial file left behind
+
+
+@pytest.mark.parametrize("header", [{"greenlab": "[1, 2]"}, {"greenlab": "{}", "config": "5"},
+                                    {"greenlab": "{}", "config": "[1]"}])
+def test_a_checkpoint_whose_header_is_not_ours_is_a_checkpoint_error(tmp_path, header):
+    model = Bigram()
+    path = tmp_path / "odd.safetensors"
+    save_file({name: tensor.contiguous() for name, tensor in model.state_dict().items()}, str(path), metadata=header)
+    # once a TypeError from inside the config comparison, or the list handed back as the metadata
+    with pytest.raises(CheckpointError, match="odd.safetensors .*must be JSON objects"):
+        load_checkpoint(model, path)
+
+
+@pytest.mark.parametrize("metadata", ["abc", [1, 2], {"run": object()}])
+def test_metadata_must_be_a_json_object(tmp_path, metadata):
+    with pytest.raises(TypeError, match="metadata must be a dict of JSON values"):
+        save_checkpoint(Bigram(), tmp_path / "model.safetensors", metadata)
+    assert not (tmp_path / "model.safetensors").exists()

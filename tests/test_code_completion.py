@@ -109,3 +109,15 @@ def test_sample_bodies_are_reproducible_and_cut_at_the_function_end(tiny_model):
     assert all(cc.function_body(body) == body for body in bodies)
     with pytest.raises(ValueError, match="n must be"):
         cc.sample_bodies(tiny_model.model, tiny_model.tokenizer, problem, n=0)
+
+
+@pytest.mark.parametrize("seed", [None, 2.5, -1])
+def test_sample_bodies_takes_a_seed_a_generator_takes(seed):
+    from greenlab.foundations.tokenizer import BPETokenizer
+    from greenlab.models.gpt import GPT, GPTConfig
+
+    tokenizer = BPETokenizer.train("def f():\n    return 1\n" * 10, 260)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=1, n_head=1, n_embd=8))
+    problem = cc.Problem("f", 'def f():\n    """One."""', "\n    return 1\n", "assert f() == 1")
+    with pytest.raises(ValueError, match=f"seed must be a whole number from 0 to {2**64 - 1}, got {seed!r}"):
+        cc.sample_bodies(model, tokenizer, problem, n=2, new_tokens=2, seed=seed)

@@ -171,3 +171,16 @@ def test_sequential_batches_are_fixed_and_cover_the_start():
 def test_bad_token_ids_are_clear_errors(ids, block, message):
     with pytest.raises(ValueError, match=message):
         data.random_batch(ids, 2, block, torch.Generator())
+
+
+@pytest.mark.parametrize("call, name, value", [
+    (lambda ids: data.sequential_batches(ids, -1, 4), "batch_size", -1),  # once silently the whole text in one
+    (lambda ids: data.sequential_batches(ids, 0, 4), "batch_size", 0),
+    (lambda ids: data.sequential_batches(ids, 2.5, 4), "batch_size", 2.5),
+    (lambda ids: data.sequential_batches(ids, 2, 4, max_batches=-1), "max_batches", -1),  # once all but the last
+    (lambda ids: data.random_batch(ids, "2", 4, torch.Generator()), "batch_size", "2"),
+    (lambda ids: data.random_batch(ids, -1, 4, torch.Generator()), "batch_size", -1),
+])
+def test_batches_need_whole_numbers_of_windows(call, name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a whole number >= 1, got {value!r}"):
+        call(torch.arange(100))

@@ -199,3 +199,10 @@ def test_repeat_for_refuses_work_that_does_not_say_how_much_it_did(returned):
 def test_repeat_for_refuses_a_time_that_is_not_positive():
     with pytest.raises(ValueError, match="min_seconds must be a finite number > 0, got 0"):
         energy.repeat_for(lambda: 1, min_seconds=0)
+
+
+@pytest.mark.parametrize("call", [lambda: energy.check_country(None), lambda: energy.grid_intensity(5),
+                                  lambda: energy.grid_mix(["FRA"]), lambda: energy.measure("x", country=5).__enter__()])
+def test_a_country_that_is_not_text_is_a_clear_error(call):
+    with pytest.raises(ValueError, match="a country is an ISO 3166-1 alpha-3 code as text"):
+        call()  # once an AttributeError: 'NoneType' object has no attribute 'strip'

@@ -105,3 +105,51 @@ def test_cost_of_uses_bad_arguments_are_clear_errors(kwargs, message):
 def test_cost_of_uses_needs_the_number_of_uses_served(cache, served):
     with pytest.raises(ValueError, match=f"got {served!r}"):
         cost_of_uses(lambda: served, "bad", runs=1, min_seconds=0.01)
+
+
+def test_repeat_interleaved_measures_in_turn_after_a_warm_up(cache):
+    calls = []
+    runs = measuring_well.repeat_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                             "turns", runs=3)
+    assert calls == ["a", "b"] * 4  # one unmeasured warm-up round, then three measured rounds in turn
+    assert [m.label for m in runs["a"]] == [f"turns: a ({n}/3)" for n in (1, 2, 3)]
+    assert ledger.load()["label"].tolist() == [f"turns: {name} ({n}/3)" for n in (1, 2, 3) for name in "ab"]
+    with pytest.raises(ValueError, match="runs must be a whole number >= 1, got 0"):
+        measuring_well.repeat_interleaved({"a": lambda: None}, "none", runs=0)
+
+
+def test_median_run_is_the_middle_of_the_dynamic_energies():
+    runs = [Measurement(str(j), "USA", duration_s=1.0, energy_kwh=j / 3.6e6, cpu_kwh=j / 3.6e6) for j in (5, 1, 9)]
+    assert measuring_well.median_run(runs).label == "5"
+    assert measuring_well.median_run(runs[:2]).label == "5"  # of two, the higher
+    with pytest.raises(ValueError, match="at least one"):
+        measuring_well.median_run([])
+
+
+def test_repeat_with_idle_takes_an_idle_floor_before_each_run(cache):
+    order = []
+    runs, idle_watts = measuring_well.repeat_with_idle(lambda: order.append(time.perf_counter()), "work", runs=2,
+                                                       idle_seconds=0.05)
+    assert len(runs) == len(idle_watts) == 2 and len(order) == 2  # no warm-up call: each run follows its idle block
+    idle_rows = ledger.load().query("label.str.startswith('work: idle')")
+    assert idle_watts == pytest.approx((idle_rows["energy_j"] / idle_rows["duration_s"]).tolist())
+    assert all(row >= 0.55 for row in idle_rows["duration_s"])  # 0.05 s asked + the 0.5 s off the tracker's samples
+
+
+@pytest.mark.parametrize("runs, message", [
+    ([], "needs at least 2 measurements, got 0"),
+    ([Measurement("x", "USA", energy_kwh=1e-6)], "needs at least 2 measurements, got 1"),
+    # a tracker that failed leaves the energy NaN: once an AttributeError from inside `statistics`
+    ([Measurement("a", "USA", duration_s=1.0, energy_kwh=1e-6), Measurement("b", "USA", duration_s=1.0,
+                                                                           method="unavailable: tracker failed")],
+     "'b' has no energy measurement .unavailable: tracker failed."),
+])
+def test_spread_needs_two_measured_energies(runs, message):
+    with pytest.raises(ValueError, match=message):
+        spread(runs)
+
+
+def test_spread_of_zero_energies_has_no_coefficient_of_variation():
+    runs = [Measurement("x", "USA", duration_s=1.0, energy_kwh=0.0) for _ in range(2)]
+    summary = spread(runs)  # once a ZeroDivisionError
+    assert summary["mean_j"] == summary["std_j"] == 0 and summary["cv"] != summary["cv"]  # NaN: undefined

@@ -155,3 +155,15 @@ def test_an_answer_without_words_is_a_clear_error(answer):
     if not answer.strip():
         with pytest.raises(ValueError, match="answer must be a non-empty phrase"):
             metrics.contains_answer("text", answer)
+
+
+@pytest.mark.parametrize("call, name, value", [
+    (lambda: brevity_penalty(-1, 5), "hypothesis_length", -1),  # once a "penalty" of 403
+    (lambda: brevity_penalty(3, -5), "reference_length", -5),
+    (lambda: brevity_penalty("3", 5), "hypothesis_length", "3"),
+    (lambda: metrics.ngrams(["a", "b"], 0), "n", 0),  # once Counter({(): 3})
+    (lambda: modified_precision(["a"], ["a"], -1), "n", -1),
+])
+def test_bleu_pieces_need_whole_lengths_and_orders(call, name, value):
+    with pytest.raises(ValueError, match=f"{name} must be a whole number >= .*, got {value!r}"):
+        call()

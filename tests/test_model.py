@@ -203,3 +203,35 @@ def test_fit_prompt_keeps_the_end_and_leaves_room_for_the_reply():
             fit_prompt([1], 8, new_tokens)
     with pytest.raises(ValueError, match="the prompt is empty"):
         fit_prompt([], 8, 3)
+
+
+@pytest.mark.parametrize("context", [-5, 2.5, "8"])
+def test_flops_per_token_needs_a_whole_context(model, context):
+    with pytest.raises(ValueError, match=f"context must be a whole number >= 1, got {context!r}"):
+        model.flops_per_token(context)  # -5 once gave a smaller count than any real context
+
+
+@pytest.mark.parametrize("name, fn, error", [(5, math_attention, ValueError), ("", math_attention, ValueError),
+                                             ("mine", None, TypeError), ("mine", "math", TypeError)])
+def test_register_attention_refuses_a_bad_name_or_a_non_function(name, fn, error):
+    try:  # once registered, to fail only inside a later model's forward pass
+        with pytest.raises(error, match=repr(name) if error is ValueError else "must be a function"):
+            register_attention(name, fn)
+    finally:
+        registered = ATTENTION.pop(name, None)
+    assert registered is None
+
+
+def test_numpy_counts_in_a_config_are_stored_as_ints_so_the_model_saves(tmp_path):
+    import json
+
+    import numpy as np
+
+    from greenlab.foundations.checkpoints import load_checkpoint, save_checkpoint
+
+    config = GPTConfig(vocab_size=np.int64(20), block_size=np.int64(8), n_layer=1, n_head=2, n_embd=8,
+                       window=np.int32(4))
+    assert config == GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8, window=4)
+    json.dumps(config.to_dict())  # once a TypeError at save time, after the training
+    path = save_checkpoint(GPT(config), tmp_path / "model.safetensors")
+    load_checkpoint(GPT(config), path)

@@ -79,3 +79,10 @@ def test_train_mixed_trains_once_then_loads_the_same_weights_from_the_cache(cach
     assert ledger.table(this_session=True)["run"].tolist() == ["probe model: t"]  # loading costs no training
     other = probe_models.train_mixed(["the access code of ada is 654321."], tokenizer, label="t", training=QUICK)
     assert other.trained_now and len(_runs(cache)) == 2
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0, 2.5, None])
+def test_log_likelihoods_score_a_whole_number_of_texts_at_a_time(model, tokenizer, batch_size):
+    # -1 once scored no text at all and returned [], which a bias probe then averaged
+    with pytest.raises(ValueError, match=f"batch_size must be a whole number >= 1 .*, got {batch_size!r}"):
+        probe_models.log_likelihoods(model, tokenizer, ["the nurse", "the cook"], batch_size=batch_size)

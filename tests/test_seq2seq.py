@@ -359,3 +359,13 @@ def test_generation_rejects_bad_sources(model):
         model.greedy(torch.rand(2, 5), 5)
     with pytest.raises(ValueError, match="max_source_len"):
         model.beam_search(torch.randint(3, 12, (1, 20)), 2, 5)
+
+
+def test_numpy_counts_in_a_config_are_stored_as_ints():
+    import json
+
+    import numpy as np
+
+    config = Seq2SeqConfig(vocab_size=np.int64(12), d_model=np.int64(8), n_head=2, eos_id=np.int64(2))
+    assert config == Seq2SeqConfig(vocab_size=12, d_model=8, n_head=2, eos_id=2)
+    json.dumps(config.to_dict())  # what a checkpoint's header holds

@@ -107,3 +107,10 @@ def test_check_number_refuses_a_bad_number_by_name_and_value(value, bounds, mess
 def test_check_number_gives_back_a_good_number():
     assert settings.check_number("x", 0, at_least=0, below=1) == 0 and settings.check_number("x", 3, above=0) == 3
     assert settings.check_number("x", -2.5) == -2.5
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2.5, "0", None])
+def test_seed_everything_refuses_a_seed_numpy_cannot_take(seed):
+    # the setup cell of every notebook calls it; once an error from inside NumPy or torch
+    with pytest.raises(ValueError, match=f"seed must be a whole number from 0 to {2**32 - 1} .*, got {seed!r}"):
+        settings.seed_everything(seed)

@@ -113,7 +113,7 @@ def test_bad_training_input_is_a_clear_error():
         BPETokenizer.train("", 300)
     with pytest.raises(ValueError, match="need at least 257"):
         BPETokenizer.train("abc", 256)
-    with pytest.raises(ValueError, match="vocab_size must be a whole number, got 300.5"):
+    with pytest.raises(ValueError, match="vocab_size must be a whole number >= 257 .*, got 300.5"):
         BPETokenizer.train("abc", 300.5)
     with pytest.raises(ValueError, match="a special token must be a non-empty string, got ''"):
         BPETokenizer.train("abc", 300, special_tokens=("",))
@@ -247,3 +247,43 @@ def test_an_object_without_decode_is_not_a_tokenizer():
             return [text]
 
     assert not isinstance(EncoderOnly(), Tokenizer)
+
+
+@pytest.mark.parametrize("vocab_size", [-1, 0, 256, "300", 2.5, 2**40])
+def test_hugging_face_training_refuses_a_vocabulary_size_it_cannot_hold(vocab_size):
+    # 2**40: the library sets memory aside for every id at once, and a failed allocation ends Python itself
+    with pytest.raises(ValueError, match=f"vocab_size must be a whole number from 257 to .*, got {vocab_size!r}"):
+        train_hf_bpe("hello world", vocab_size)
+
+
+def test_training_takes_a_numpy_vocab_size_like_an_int():
+    import numpy as np
+
+    assert BPETokenizer.train("ab ab", np.int64(300)).merges == BPETokenizer.train("ab ab", 300).merges
+
+
+def test_a_tokenizer_file_nested_too_deeply_is_a_clear_error(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="is not a greenlab BPE tokenizer file"):
+        BPETokenizer.load(path)
+
+
+@pytest.mark.parametrize("max_words", [0, -1, 2.5, None, "10"])
+def test_word_tokenizer_needs_a_whole_number_of_words(max_words):
+    with pytest.raises(ValueError, match=f"max_words must be a whole number >= 1 .*, got {max_words!r}"):
+        WordTokenizer("hello world", max_words=max_words)
+
+
+@pytest.mark.parametrize("kind", ["char", "word"])
+def test_baselines_decode_only_ids_of_their_vocabulary(kind):
+    import numpy as np
+    import torch
+
+    tokenizer = CharTokenizer("abc") if kind == "char" else WordTokenizer("a b c")
+    assert tokenizer.decode(torch.tensor([1, 2])) == tokenizer.decode(np.array([1, 2])) == tokenizer.decode([1, 2])
+    for ids in ([-1], [4], [99]):  # -1 once read the last piece: a wrong answer, not an error
+        with pytest.raises(ValueError, match=f"token id must be a whole number from 0 to 3 .*, got {ids[0]}"):
+            tokenizer.decode(ids)
+    with pytest.raises(TypeError, match="token ids are integers, got 1.5"):
+        tokenizer.decode([1.5])

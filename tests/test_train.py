@@ -204,3 +204,20 @@ def test_an_absurd_step_count_is_refused_naming_the_value_and_the_bound():
                                           r"\(a run keeps a loss per step.*\), got 1000000000000$"):
         TrainConfig(steps=10**12)
     assert TrainConfig(steps=MAX_STEPS).steps == MAX_STEPS
+
+
+@pytest.mark.parametrize("loss", [-1.0, float("nan"), "1.0", None])
+def test_bits_per_character_needs_a_loss_in_nats(loss):
+    with pytest.raises(ValueError, match=f"loss must be a finite number >= 0 .*, got {loss!r}"):
+        train_module.bits_per_character(loss, 10, 20)  # -1.0 once gave -0.72 bits per character
+
+
+def test_numpy_counts_in_a_train_config_are_stored_as_ints():
+    import json
+    from dataclasses import asdict
+
+    import numpy as np
+
+    config = TrainConfig(steps=np.int64(5), batch_size=np.int32(4), warmup_steps=np.int64(1), seed=np.uint8(3))
+    assert config == TrainConfig(steps=5, batch_size=4, warmup_steps=1, seed=3)
+    json.dumps(asdict(config))  # what a run's cache and history write; once a TypeError after the training

@@ -110,3 +110,10 @@ def test_a_translator_refuses_bfloat16_by_name():
     config = TrainConfig(steps=2, warmup_steps=1, precision="bfloat16")
     with pytest.raises(ConfigError, match="precision='bfloat16'"):
         train_translator(None, None, [], [], config)
+
+
+@pytest.mark.parametrize("target_len", [-3, 2.5])
+def test_decoder_only_flops_need_a_whole_target_length(target_len):
+    translator = DecoderOnlyTranslator(GPT(GPTConfig(vocab_size=10, block_size=12, n_layer=1, n_head=1, n_embd=8)), 4)
+    with pytest.raises(ValueError, match=f"target_len must be a whole number >= 1, got {target_len!r}"):
+        translator.flops_per_token(target_len=target_len)  # -3 once gave a negative count

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from greenlab.foundations.settings import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, fit_prompt
 
@@ -38,9 +39,10 @@ class Completion:
 def complete(model: GPT, tokenizer: BPETokenizer, prompt: str, new_tokens: int = 40, temperature: float = 0.8,
              top_k: int | None = None, top_p: float | None = None, seed: int = 0) -> Completion:
     """`new_tokens` tokens sampled after `prompt` (see the module's docstring for the controls). A prompt longer
-    than the model's context keeps its end (`model.fit_prompt`)."""
+    than the model's context keeps its end (`model.fit_prompt`). `seed` is a whole number a torch.Generator takes."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"the prompt must be non-empty text, got {prompt!r}")
+    check_whole("seed", seed, 0, 2**64 - 1)
     ids = fit_prompt(tokenizer.encode(prompt), model.config.block_size, new_tokens)
     idx = torch.tensor([ids], dtype=torch.long, device=model.wte.weight.device)
     generator = torch.Generator(device=idx.device).manual_seed(seed)

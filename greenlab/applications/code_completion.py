@@ -123,8 +123,10 @@ def function_body(completion: str) -> str:
 def sample_bodies(model: GPT, tokenizer: BPETokenizer, problem: Problem, n: int, new_tokens: int = 64,
                   temperature: float = 0.8, top_p: float = 0.95, seed: int = 0) -> list[str]:
     """`n` bodies for `problem`, sampled in one batch (temperature and nucleus sampling, as for pass@k in the
-    Codex paper), each cut where the function ends (`function_body`). The same seed gives the same bodies."""
+    Codex paper), each cut where the function ends (`function_body`). The same seed (a whole number a torch.Generator
+    takes) gives the same bodies."""
     check_whole("n", n)
+    check_whole("seed", seed, 0, 2**64 - 1)
     ids = fit_prompt(tokenizer.encode(problem.prompt), model.config.block_size, new_tokens)
     prompt = torch.tensor([ids] * n, dtype=torch.long, device=model.wte.weight.device)
     generator = torch.Generator(device=prompt.device).manual_seed(seed)

@@ -4,6 +4,8 @@
     runs = repeat(work, "matmul", runs=5)        # five measurements of the same work
     print(spread(runs))                          # mean, standard deviation, coefficient of variation (J)
     net_joules(runs[0], idle)                    # energy of the work alone: minus idle power × its duration
+    runs, idles = repeat_with_idle(work, "matmul")   # each run just after an idle block of its own
+    median_run(repeat_interleaved({"greedy": a, "beam": b}, "decoding")["beam"])   # compared in turn, not apart
     cost_of_uses(answer_all, "answer 63 questions").joules_per_1000   # a service's energy per 1,000 uses
 
 An energy tracker reports everything drawn while a block runs, including an idle floor that the work did not
@@ -14,6 +16,7 @@ with its spread. And measuring is itself work: `tracker_overhead` times the same
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -51,12 +54,57 @@ def repeat(fn: Callable[[], object], label: str, runs: int = 5) -> list[Measurem
     return measurements
 
 
+def repeat_interleaved(functions: dict[str, Callable[[], object]], label: str, runs: int = 3,
+                       warmup: int = 1) -> dict[str, list[Measurement]]:
+    """`runs` measurements of each function, each a row of the ledger, taken in turn (round after round) after
+    `warmup` unmeasured calls each (first calls pay for allocations and caches): a busy spell of the machine, another
+    program starting, falls on every function alike. Compare their `median_run`s, not runs taken minutes apart."""
+    check_whole("runs", runs)
+    check_whole("warmup", warmup, minimum=0)
+    for _ in range(warmup):
+        for fn in functions.values():
+            fn()
+    measured: dict[str, list[Measurement]] = {name: [] for name in functions}
+    for run in range(runs):
+        for name, fn in functions.items():
+            with measure(f"{label}: {name} ({run + 1}/{runs})") as m:
+                fn()
+            measured[name].append(m)
+    return measured
+
+
+def median_run(measurements: list[Measurement]) -> Measurement:
+    """The run whose dynamic energy (the part that follows the work) is the median (the higher middle one of an even
+    number): a figure that one slow or lucky run does not move."""
+    if not measurements:
+        raise ValueError("median_run needs at least one measurement")
+    return sorted(measurements, key=lambda m: m.dynamic_j)[len(measurements) // 2]
+
+
+def repeat_with_idle(fn: Callable[[], object], label: str, runs: int = 5,
+                     idle_seconds: float = 1.0) -> tuple[list[Measurement], list[float]]:
+    """`runs` measurements of `fn()`, each just after an idle block of its own (a sleep of `idle_seconds` + 0.5 s,
+    as in `idle_power`), and the idle watts of each block: a run's idle floor is taken at its own moment, so a load
+    that comes and goes (another program) moves the floor and the run alike, and `net_joules` subtracts the right
+    one."""
+    check_number("idle_seconds", idle_seconds, above=0)
+    rounds = repeat_interleaved({"idle": lambda: time.sleep(idle_seconds + 0.5), "run": fn}, label, runs, warmup=0)
+    return rounds["run"], [m.energy_j / m.duration_s for m in rounds["idle"]]
+
+
 def spread(measurements: list[Measurement]) -> dict[str, float]:
-    """Mean and standard deviation of the energy (J) and time (s), and the coefficient of variation of the energy."""
+    """Mean and standard deviation of the energy (J) and time (s), and the coefficient of variation of the energy (NaN
+    when the mean is 0). At least two measurements, each with its energy (a tracker that failed has none)."""
+    if len(measurements) < 2:
+        raise ValueError(f"a spread needs at least 2 measurements, got {len(measurements)}")
+    for m in measurements:
+        if not math.isfinite(m.energy_j):
+            raise ValueError(f"the run {m.label!r} has no energy measurement ({m.method}): its spread cannot be "
+                             f"computed; measure it again where the tracker works")
     joules = [m.energy_j for m in measurements]
     seconds = [m.duration_s for m in measurements]
-    mean = statistics.mean(joules)
-    return {"mean_j": mean, "std_j": statistics.stdev(joules), "cv": statistics.stdev(joules) / mean,
+    mean, std = statistics.mean(joules), statistics.stdev(joules)
+    return {"mean_j": mean, "std_j": std, "cv": std / mean if mean else math.nan,
             "mean_s": statistics.mean(seconds), "std_s": statistics.stdev(seconds)}
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from greenlab.foundations.energy import Measurement
+from greenlab.foundations.settings import check_whole
 from greenlab.training.train import TrainConfig, train
 
 CONTEXT = 64
@@ -35,9 +36,19 @@ class FixedTransformer(nn.Module):
 
 
 def epoch_cost(ids: list[int], vocab_size: int, label: str, batch_size: int = 16) -> Measurement:
-    """Train a fresh FixedTransformer on `ids` for as many tokens as `ids` holds; return the measurement."""
+    """Train a fresh FixedTransformer on `ids` for as many tokens as `ids` holds; return the measurement. The ids
+    are checked first: whole numbers below `vocab_size` (the model has one embedding per token)."""
+    check_whole("vocab_size", vocab_size)
+    check_whole("batch_size", batch_size)
+    tokens = torch.as_tensor(ids)
+    if tokens.numel() and (tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool):
+        raise ValueError(f"ids must be whole-number token ids, got {tokens.dtype}")
+    outside = (tokens < 0) | (tokens >= vocab_size)
+    if outside.any():
+        raise ValueError(f"token id {tokens[outside][0].item()} is out of range for vocab_size={vocab_size}: "
+                         f"pass the vocab_size of the tokenizer that made the ids")
     torch.manual_seed(0)
-    tokens = torch.tensor(ids, dtype=torch.long)
+    tokens = tokens.long()
     steps = max(2, len(ids) // (batch_size * CONTEXT))
     config = TrainConfig(steps=steps, batch_size=batch_size, block_size=CONTEXT, warmup_steps=1,
                          eval_interval=steps, eval_batches=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 from pathlib import Path
 
 import torch
@@ -40,10 +41,17 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | N
     """Save the model's weights, its config (when it has one) and a JSON-able `metadata` dict as safetensors. The
     file appears whole or not at all, readable as any new file is (safetensors alone writes it for its owner only,
     which a shared run folder cannot read). A file that cannot be written (a read-only or full disk) is an OSError
-    naming the path, as for any other file, so that callers who keep a model elsewhere can catch it."""
+    naming the path, as for any other file, so that callers who keep a model elsewhere can catch it. Metadata that is
+    not a dict of JSON values is a TypeError, before anything is written."""
     path = Path(path)
+    metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict of JSON values, got {reprlib.repr(metadata)}")
+    try:
+        header = {"greenlab": json.dumps(metadata)}
+    except (TypeError, ValueError) as error:  # a value JSON cannot hold, or a dict that holds itself
+        raise TypeError(f"metadata must be a dict of JSON values, got {reprlib.repr(metadata)} ({error})") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = {"greenlab": json.dumps(metadata or {})}
     if (config := _config_of(model)) is not None:
         header["config"] = json.dumps(config)
     with replaced_whole(path) as partial:
@@ -80,6 +88,9 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path, *, trust_missing_c
             saved_config = json.loads(header["config"]) if "config" in header else None
     except Exception as error:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({error})") from None
+    if not isinstance(metadata, dict) or not isinstance(saved_config, (dict, type(None))):
+        raise CheckpointError(f"{path} has a header that save_checkpoint did not write: its metadata and config must "
+                              f"be JSON objects, got a {type(metadata).__name__} and a {type(saved_config).__name__}")
     config = _config_of(model)
     if saved_config is None and config is not None and not trust_missing_config:
         raise CheckpointError(f"{path} holds no config (it was not saved by save_checkpoint; safetensors' "

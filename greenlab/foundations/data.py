@@ -233,6 +233,7 @@ def random_batch(ids: torch.Tensor, batch_size: int, block_size: int,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """`batch_size` random windows of `block_size` tokens (inputs) and the same windows shifted by one (targets)."""
     check_token_ids(ids, block_size)
+    check_whole("batch_size", batch_size)
     starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
     windows = torch.stack([ids[s: s + block_size + 1] for s in starts.tolist()])
     return windows[:, :-1], windows[:, 1:]
@@ -240,8 +241,12 @@ def random_batch(ids: torch.Tensor, batch_size: int, block_size: int,
 
 def sequential_batches(ids: torch.Tensor, batch_size: int, block_size: int,
                        max_batches: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Non-overlapping windows from the start of `ids`, batched: the same every time, for evaluation."""
+    """Non-overlapping windows from the start of `ids`, batched: the same every time, for evaluation. `max_batches`
+    keeps the first ones (a count: a negative one would drop from the end)."""
     check_token_ids(ids, block_size)
+    check_whole("batch_size", batch_size)
+    if max_batches is not None:
+        check_whole("max_batches", max_batches)
     n_windows = (len(ids) - 1) // block_size
     windows = ids[: n_windows * block_size + 1]
     inputs = windows[:-1].view(n_windows, block_size)

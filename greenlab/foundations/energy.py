@@ -206,7 +206,9 @@ def _grid_data() -> dict[str, dict]:
 
 
 def check_country(code: str) -> str:
-    """The upper-cased code, or a ValueError with examples when codecarbon has no grid data for it."""
+    """The upper-cased code, or a ValueError with examples when it is not text or codecarbon has no grid data for it."""
+    if not isinstance(code, str):
+        raise ValueError(f"a country is an ISO 3166-1 alpha-3 code as text, such as 'USA' or 'FRA', got {code!r}")
     code = code.strip().upper()
     if code not in _grid_data():
         raise ValueError(f"unknown country code {code!r}: use an ISO 3166-1 alpha-3 code such as "

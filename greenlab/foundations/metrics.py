@@ -62,7 +62,8 @@ def tokenize_13a(text: str) -> list[str]:
 
 
 def ngrams(tokens: list[str], n: int) -> Counter:
-    """How often each run of `n` consecutive tokens occurs."""
+    """How often each run of `n` consecutive tokens occurs (n ≥ 1)."""
+    check_whole("n", n, why="the length of an n-gram")
     return Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
@@ -75,7 +76,10 @@ def modified_precision(hypothesis: list[str], reference: list[str], n: int) -> t
 
 
 def brevity_penalty(hypothesis_length: int, reference_length: int) -> float:
-    """1 for a hypothesis at least as long as its reference, exp(1 - r/h) for a shorter one, 0 for an empty one."""
+    """1 for a hypothesis at least as long as its reference, exp(1 - r/h) for a shorter one, 0 for an empty one.
+    Both lengths are counts of words."""
+    check_whole("hypothesis_length", hypothesis_length, minimum=0, why="words")
+    check_whole("reference_length", reference_length, minimum=0, why="words")
     if hypothesis_length >= reference_length:
         return 1.0
     return math.exp(1 - reference_length / hypothesis_length) if hypothesis_length else 0.0

@@ -94,7 +94,9 @@ def is_offline(timeout_s: float = 2.0) -> bool:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy and PyTorch so that a run repeats exactly on one machine."""
+    """Seed Python, NumPy and PyTorch so that a run repeats exactly on one machine. `seed` is a whole number NumPy
+    takes (below 2**32), checked before anything is seeded."""
+    check_whole("seed", seed, 0, 2**32 - 1, why="NumPy's seeds are 32-bit")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -65,13 +65,19 @@ ATTENTION: dict[str, AttentionFn] = {"math": math_attention, "sdpa": sdpa_attent
 
 
 def register_attention(name: str, fn: AttentionFn) -> None:
-    """Make `fn(q, k, v, window) -> y` available as `GPTConfig(attention=name)`; window None means dense causal."""
+    """Make `fn(q, k, v, window) -> y` available as `GPTConfig(attention=name)`; window None means dense causal. A name
+    that is not text, or an `fn` that cannot be called, is refused now rather than inside a model's forward pass."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an attention's name must be a non-empty string, got {name!r}")
+    if not callable(fn):
+        raise TypeError(f"attention {name!r} must be a function (q, k, v, window) -> y, got {fn!r}")
     ATTENTION[name] = fn
 
 
 @dataclass(frozen=True)
 class GPTConfig:
-    """The shape of a GPT; a bad value is a ValueError naming the field."""
+    """The shape of a GPT; a bad value is a ValueError naming the field. Counts are kept as Python ints (a NumPy
+    count included), so that the config saves as JSON beside the weights."""
 
     vocab_size: int = 4096
     block_size: int = 128  # the longest context the model can read
@@ -84,13 +90,13 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            check_whole(f"GPTConfig.{name}", getattr(self, name))
+            object.__setattr__(self, name, check_whole(f"GPTConfig.{name}", getattr(self, name)))
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig.n_embd={self.n_embd} is not divisible by n_head={self.n_head}: "
                              f"each head gets n_embd / n_head dimensions")
         check_number("GPTConfig.dropout", self.dropout, at_least=0, below=1)
         if self.window is not None:  # None: dense causal attention
-            check_whole("GPTConfig.window", self.window)
+            object.__setattr__(self, "window", check_whole("GPTConfig.window", self.window))
         if not isinstance(self.attention, str) or self.attention not in ATTENTION:
             raise ValueError(f"GPTConfig.attention={self.attention!r} is unknown; registered: {', '.join(ATTENTION)}")
 
@@ -248,7 +254,7 @@ class GPT(nn.Module):
         ("blocked", "flex") read `window` keys per token.
         """
         c = self.config
-        context = context or c.block_size
+        context = check_whole("context", context or c.block_size)
         sparse = c.window is not None and c.attention in SPARSE_KERNELS
         keys = min(c.window, context) if sparse else context
         linear = sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Linear))

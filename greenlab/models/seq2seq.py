@@ -53,8 +53,9 @@ SPECIAL_IDS = ("pad_id", "bos_id", "eos_id")
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
-    """The shape of an encoder–decoder; a bad value is a ValueError naming the field. The defaults are course
-    size: a character vocabulary (`greenlab.foundations.tasks.PairVocabulary`: pad 0, <s> 1, </s> 2), 2 + 2 layers."""
+    """The shape of an encoder–decoder; a bad value is a ValueError naming the field, and counts are kept as Python
+    ints (a NumPy count included), so that the config saves as JSON. The defaults are course size: a character
+    vocabulary (`greenlab.foundations.tasks.PairVocabulary`: pad 0, <s> 1, </s> 2), 2 + 2 layers."""
 
     vocab_size: int = 100  # one vocabulary for sources and targets, special tokens included
     d_model: int = 128
@@ -72,9 +73,10 @@ class Seq2SeqConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_head", "n_encoder_layer", "n_decoder_layer", "d_ff",
                      "max_source_len", "max_target_len"):
-            check_whole(f"Seq2SeqConfig.{name}", getattr(self, name))
+            object.__setattr__(self, name, check_whole(f"Seq2SeqConfig.{name}", getattr(self, name)))
         for name in SPECIAL_IDS:
-            check_whole(f"Seq2SeqConfig.{name}", getattr(self, name), 0, self.vocab_size - 1, why="a token id")
+            object.__setattr__(self, name, check_whole(f"Seq2SeqConfig.{name}", getattr(self, name), 0,
+                                                       self.vocab_size - 1, why="a token id"))
         if self.eos_id in (self.pad_id, self.bos_id):
             raise ValueError(f"Seq2SeqConfig.eos_id={self.eos_id} must differ from pad_id={self.pad_id} and "
                              f"bos_id={self.bos_id}: generation stops at it")

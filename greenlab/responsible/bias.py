@@ -56,22 +56,38 @@ class Templates:
 
 
 def load_templates(path: str | Path = OCCUPATION_TEMPLATES) -> Templates:
-    """The shipped occupations and templates; a ValueError names what is wrong with the file."""
+    """The shipped occupations and templates; a ValueError names what is wrong with the file: its JSON, its keys, or
+    a value of the wrong kind (each gender's occupations a list of texts, two different one-word pronouns, templates
+    as lists of texts)."""
     path = Path(path)
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
         templates = Templates(content["occupations"], content["pronouns"], content["training_templates"],
                               content["probe_templates"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise ValueError(f"cannot read the occupation templates {path}: {type(error).__name__}: {error}") from None
     if set(templates.occupations) != {"male", "female"} or set(templates.pronouns) != {"male", "female"}:
         raise ValueError(f"{path}: occupations and pronouns must each have exactly the keys 'male' and 'female'")
+    if not all(_texts(names) for names in templates.occupations.values()):
+        raise ValueError(f"{path}: occupations must map 'male' and 'female' to lists of texts, got "
+                         f"{templates.occupations!r}")
+    his, her = templates.pronouns["male"], templates.pronouns["female"]
+    if not all(isinstance(p, str) and p.isalpha() for p in (his, her)) or his == her:
+        raise ValueError(f"{path}: pronouns must be two different words (letters only), got {templates.pronouns!r}")
+    for name in ("training_templates", "probe_templates"):
+        if not _texts(getattr(templates, name)):
+            raise ValueError(f"{path}: {name} must be a list of texts, got {getattr(templates, name)!r}")
     for template in templates.training_templates + templates.probe_templates:
         if template.count("{occupation}") != 1 or template.count("{pronoun}") != 1:
             raise ValueError(f"{path}: the template {template!r} must hold {{occupation}} and {{pronoun}} once each")
     if set(templates.training_templates) & set(templates.probe_templates):
         raise ValueError(f"{path}: a probe template is also a training template")
     return templates
+
+
+def _texts(value: object) -> bool:
+    """Whether `value` is a non-empty list of non-empty strings."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v.strip() for v in value)
 
 
 def _fill(template: str, occupation: str, pronoun: str) -> str:

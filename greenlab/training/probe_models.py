@@ -21,6 +21,7 @@ import torch
 
 from greenlab.foundations.data import load_corpus
 from greenlab.foundations.energy import Measurement
+from greenlab.foundations.settings import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training import run_cache
@@ -87,7 +88,9 @@ def train_mixed(extra_documents: list[str], tokenizer: BPETokenizer, *, label: s
 def log_likelihoods(model: GPT, tokenizer: BPETokenizer, texts: list[str], context: str = "\n\n",
                     batch_size: int = 256) -> list[float]:
     """log p(text | context) in nats for each text: the sum of its tokens' log-probabilities, each given the context
-    and the tokens before it. Texts are tokenized on their own (as they would be after the context)."""
+    and the tokens before it. Texts are tokenized on their own (as they would be after the context); the model reads
+    `batch_size` of them at a time."""
+    check_whole("batch_size", batch_size, why="texts scored at a time")
     context_ids = tokenizer.encode(context)
     if not context_ids:
         raise ValueError("the context must be at least one token: the first token of a text needs something before it")

@@ -45,7 +45,8 @@ PRECISIONS = ("float32", "bfloat16", "auto")  # "bfloat16": the steps' forward p
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run; a bad value is a ConfigError naming the field."""
+    """Everything that decides a training run; a bad value is a ConfigError naming the field. Counts are kept as
+    Python ints (a NumPy count included), so that the config saves as JSON with the run."""
 
     steps: int = 200  # at most MAX_STEPS
     batch_size: int = 16
@@ -62,12 +63,14 @@ class TrainConfig:
     precision: str = "float32"  # one of PRECISIONS; validation always runs in float32
 
     def __post_init__(self) -> None:
-        check_whole("TrainConfig.steps", self.steps, maximum=MAX_STEPS,
-                    why="a run keeps a loss per step; the course's recipes take thousands", error=ConfigError)
+        object.__setattr__(self, "steps", check_whole(
+            "TrainConfig.steps", self.steps, maximum=MAX_STEPS,
+            why="a run keeps a loss per step; the course's recipes take thousands", error=ConfigError))
         for name in ("batch_size", "block_size", "eval_interval", "eval_batches"):
-            check_whole(f"TrainConfig.{name}", getattr(self, name), error=ConfigError)
+            object.__setattr__(self, name, check_whole(f"TrainConfig.{name}", getattr(self, name), error=ConfigError))
         for name in ("warmup_steps", "seed"):
-            check_whole(f"TrainConfig.{name}", getattr(self, name), minimum=0, error=ConfigError)
+            object.__setattr__(self, name, check_whole(f"TrainConfig.{name}", getattr(self, name), minimum=0,
+                                                       error=ConfigError))
         check_number("TrainConfig.learning_rate", self.learning_rate, above=0, error=ConfigError)
         for name in ("min_learning_rate", "weight_decay", "grad_clip"):
             check_number(f"TrainConfig.{name}", getattr(self, name), at_least=0, error=ConfigError)
@@ -307,6 +310,7 @@ def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor
 def bits_per_character(loss: float, n_tokens: int, n_characters: int) -> float:
     """Convert a loss in nats per token over `n_tokens` tokens into bits per character of the `n_characters`
     they spell, which compares across tokenizers."""
+    check_number("loss", loss, at_least=0, why="nats per token")
     check_whole("n_tokens", n_tokens)
     check_whole("n_characters", n_characters)
     return loss / math.log(2) * n_tokens / n_characters

@@ -81,7 +81,7 @@ class DecoderOnlyTranslator(torch.nn.Module):
         """Matrix-multiply FLOPs per target token: the GPT's for the whole sequence, source_len + T tokens (every
         layer reads the source too), divided by the T target tokens. `source_len` is fixed by the padding, so
         the argument is accepted and not used."""
-        T = target_len or self.max_target_len
+        T = check_whole("target_len", target_len or self.max_target_len)
         length = self.source_len + T
         return self.gpt.flops_per_token(length, training) * length / T
 

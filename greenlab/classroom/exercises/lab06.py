@@ -168,8 +168,8 @@ def check_beam_energy(namespace: dict) -> CheckResult:
     greedy, beam, ratio = namespace["greedy"], namespace["beam"], namespace["measured_ratio"]
     for name, m in (("greedy", greedy), ("beam", beam)):
         if not isinstance(m, Measurement):
-            return CheckResult(exercise, False, f"{name} should be a Measurement (`with measure(...) as {name}:`), "
-                                                f"got {type(m).__name__}")
+            return CheckResult(exercise, False, f"{name} should be a Measurement (`median_run(...)`, or `with "
+                                                f"measure(...) as {name}:`), got {type(m).__name__}")
         if not m.available or not m.dynamic_j > 0:
             return CheckResult(exercise, False, f"the energy of {name!r} was not measured ({m.method}): run the "
                                                 f"measurement cell again")

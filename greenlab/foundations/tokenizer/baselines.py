@@ -11,6 +11,9 @@ from collections import Counter
 
 import regex
 
+from greenlab.foundations.settings import check_whole
+from greenlab.foundations.tokenizer.bpe import _token_id
+
 UNKNOWN = "<unk>"
 WORD_PATTERN = regex.compile(r"\p{L}+|\p{N}+|[^\s\p{L}\p{N}]")
 
@@ -36,6 +39,12 @@ class _FixedVocabulary(ABC):
     def tokens(self, text: str) -> list[str]:
         return [self.itos[i] for i in self.encode(text)]
 
+    def _piece(self, token_id: int) -> str:
+        """The piece of one id: an integer (Python's, NumPy's or a tensor's) of the vocabulary; a negative id is an
+        error, not a count from the end."""
+        return self.itos[check_whole("token id", _token_id(token_id), 0, self.vocab_size - 1,
+                                     why=f"the vocabulary has {self.vocab_size} pieces")]
+
 
 class CharTokenizer(_FixedVocabulary):
     """One token per character seen in training; unseen characters become `<unk>`."""
@@ -49,13 +58,14 @@ class CharTokenizer(_FixedVocabulary):
         return list(text)
 
     def decode(self, ids: list[int]) -> str:
-        return "".join(self.itos[i] for i in ids)
+        return "".join(self._piece(i) for i in ids)
 
 
 class WordTokenizer(_FixedVocabulary):
     """One token per word or punctuation mark, for the `max_words` most frequent; spaces are dropped."""
 
     def __init__(self, text: str, max_words: int = 10_000):
+        check_whole("max_words", max_words, why="the vocabulary's size, <unk> included")
         words = WORD_PATTERN.findall(text)
         if not words:
             raise ValueError("cannot build a vocabulary from a text without words")
@@ -66,4 +76,4 @@ class WordTokenizer(_FixedVocabulary):
 
     def decode(self, ids: list[int]) -> str:
         """Words joined by single spaces: the original spacing is lost."""
-        return " ".join(self.itos[i] for i in ids)
+        return " ".join(self._piece(i) for i in ids)

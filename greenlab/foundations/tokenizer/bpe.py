@@ -25,6 +25,8 @@ from pathlib import Path
 
 import regex
 
+from greenlab.foundations.settings import check_whole
+
 GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 END_OF_TEXT = "<|endoftext|>"
 FILE_FORMAT = "greenlab-bpe"
@@ -207,12 +209,9 @@ class BPETokenizer:
             raise ValueError(f"cannot train a tokenizer on {text!r}: it needs a non-empty text (a string)")
         if isinstance(special_tokens, str):
             raise ValueError(f"special_tokens must be a tuple of strings, got the string {special_tokens!r}")
-        if not _is_id(vocab_size):
-            raise ValueError(f"vocab_size must be a whole number, got {vocab_size!r}")
         minimum = 256 + len(special_tokens)
-        if vocab_size < minimum:
-            raise ValueError(f"vocab_size={vocab_size} is too small: the 256 bytes and {len(special_tokens)} "
-                             f"special token(s) need at least {minimum}")
+        vocab_size = check_whole("vocab_size", vocab_size, minimum, why=f"the 256 bytes and {len(special_tokens)} "
+                                                                        f"special token(s) need at least {minimum}")
         chunk_counts = Counter(regex.findall(pattern, text))
         words = [list(to_bytes(chunk)) for chunk in chunk_counts]
         counts = list(chunk_counts.values())
@@ -329,7 +328,7 @@ class BPETokenizer:
                 raise ValueError(f"version {content.get('version')!r} is not {FILE_VERSION}")
             merges = [(m["left"], m["right"], m["id"]) for m in content["merges"]]
             return cls(merges, content["special_tokens"], content["pattern"])
-        except (ValueError, KeyError, TypeError, AttributeError, regex.error) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, regex.error) as error:
             raise ValueError(f"{path} is not a greenlab BPE tokenizer file ({error})") from None
 
     def __repr__(self) -> str:

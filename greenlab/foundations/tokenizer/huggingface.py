@@ -9,7 +9,11 @@ from __future__ import annotations
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from greenlab.foundations.settings import check_whole
 from greenlab.foundations.tokenizer.bpe import END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer, from_printable, printable
+
+MAX_VOCAB_SIZE = 1_000_000  # the library sets memory aside for every id at once, and when that fails it ends Python
+# itself (a kernel lost, not an error); the largest vocabularies in use have about 256,000 tokens
 
 
 def _byte_level_pre_tokenizer(pattern: str):
@@ -39,7 +43,10 @@ def to_transformers(bpe: BPETokenizer) -> PreTrainedTokenizerFast:
 
 
 def train_hf_bpe(text: str, vocab_size: int, special_tokens: tuple[str, ...] = (END_OF_TEXT,)) -> Tokenizer:
-    """The library's own byte-level BPE trained with the same settings as `BPETokenizer.train`."""
+    """The library's own byte-level BPE trained with the same settings as `BPETokenizer.train`. `vocab_size` is checked
+    first: the bytes and special tokens at least, and at most MAX_VOCAB_SIZE."""
+    check_whole("vocab_size", vocab_size, 256 + len(special_tokens), MAX_VOCAB_SIZE,
+                why="the 256 bytes and the special tokens at least; the library sets memory aside for every id")
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = _byte_level_pre_tokenizer(GPT2_SPLIT_PATTERN)
     tokenizer.decoder = decoders.ByteLevel()

@@ -29,7 +29,8 @@ def _distances(query_length: int, key_length: int, device: torch.device | None =
 def causal(query_length: int, key_length: int | None = None, window: int | None = None, n_global: int = 0,
            device: torch.device | None = None) -> torch.Tensor:
     """Dense causal attention, or with `window` a sliding window; plus `n_global` global tokens at the start."""
-    key_length = query_length if key_length is None else key_length
+    check_whole("query_length", query_length, minimum=0)
+    key_length = query_length if key_length is None else check_whole("key_length", key_length, minimum=0)
     distance = _distances(query_length, key_length, device)
     allowed = distance >= 0
     if window is not None:
@@ -44,11 +45,12 @@ def causal(query_length: int, key_length: int | None = None, window: int | None 
 
 def sliding_window(length: int, window: int) -> torch.Tensor:
     """Each query sees itself and the window - 1 keys before it."""
-    return causal(length, window=window)
+    return causal(check_whole("length", length), window=window)
 
 
 def dilated(length: int, window: int, dilation: int) -> torch.Tensor:
     """`window` keys spaced `dilation` apart: it reaches (window - 1) · dilation tokens back."""
+    check_whole("length", length)
     check_whole("window", window)
     check_whole("dilation", dilation)
     distance = _distances(length, length)
@@ -59,6 +61,7 @@ def strided(length: int, stride: int) -> torch.Tensor:
     """Sparse Transformer (Child et al., 2019): the last `stride` keys, and every `stride`-th key further back.
     With stride ≈ √n a query sees √n near keys and up to √n far ones: at most about 2√n, 1.5√n on average over
     the sequence, so about 1.5·n√n pairs in all: O(n√n)."""
+    check_whole("length", length)
     check_whole("stride", stride)
     distance = _distances(length, length)
     return (distance >= 0) & ((distance < stride) | (distance % stride == 0))
@@ -66,7 +69,7 @@ def strided(length: int, stride: int) -> torch.Tensor:
 
 def global_tokens(length: int, window: int, n_global: int) -> torch.Tensor:
     """Longformer (Beltagy et al., 2020): a sliding window, plus `n_global` first tokens that every query sees."""
-    return causal(length, window=window, n_global=n_global)
+    return causal(check_whole("length", length), window=window, n_global=n_global)
 
 
 def block_sparse(layout: torch.Tensor, block: int) -> torch.Tensor:
@@ -81,6 +84,7 @@ def block_sparse(layout: torch.Tensor, block: int) -> torch.Tensor:
 def random_blocks(length: int, block: int, n_random: int, seed: int = 0) -> torch.Tensor:
     """BigBird (Zaheer et al., 2020), random part: each query block sees its own block and `n_random` random
     earlier key blocks. `length` must be a multiple of `block`."""
+    check_whole("length", length)
     check_whole("block", block)
     check_whole("n_random", n_random, minimum=0)
     if length % block:
@@ -95,21 +99,31 @@ def random_blocks(length: int, block: int, n_random: int, seed: int = 0) -> torc
     return block_sparse(layout, block)
 
 
+def _check_boolean(mask: torch.Tensor) -> None:
+    """A ValueError unless `mask` is a boolean tensor (True = may attend)."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise ValueError(f"an attention mask must be boolean (True = may attend), got "
+                         f"{mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__}")
+
+
 def density(mask: torch.Tensor) -> float:
     """The fraction of all query-key pairs that are computed (dense causal attention is about 1/2)."""
+    _check_boolean(mask)
+    if not mask.numel():
+        raise ValueError(f"the density of a pattern needs a non-empty boolean mask, got shape {tuple(mask.shape)}")
     return mask.sum().item() / mask.numel()
 
 
 def attention_flops(mask: torch.Tensor, head_dim: int, n_head: int = 1) -> int:
     """FLOPs of attention's two products for the allowed pairs: q·k and the weighted sum of v, 2 · head_dim each."""
-    return 4 * head_dim * n_head * int(mask.sum())
+    _check_boolean(mask)
+    return 4 * check_whole("head_dim", head_dim) * check_whole("n_head", n_head) * int(mask.sum())
 
 
 def check_mask(mask: torch.Tensor, query_length: int, key_length: int) -> None:
     """A ValueError unless `mask` is a boolean (queries, keys) mask in which every query sees some key
     (a query that sees none would get softmax over nothing: NaN)."""
-    if mask.dtype != torch.bool:
-        raise ValueError(f"an attention mask must be boolean (True = may attend), got {mask.dtype}")
+    _check_boolean(mask)
     if mask.shape[-2:] != (query_length, key_length):
         raise ValueError(f"the mask has shape {tuple(mask.shape)} but attention has {query_length} queries and "
                          f"{key_length} keys")
