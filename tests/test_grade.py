@@ -386,3 +386,10 @@ def test_ctrl_c_while_a_kernel_starts_is_the_documented_message(tmp_path, capsys
     monkeypatch.setattr(grade_module, "grade", cancelled)
     assert cli.main(["grade", str(tmp_path), "--out", str(tmp_path / "g.csv")]) == 130
     assert "greenlab grade: interrupted" in capsys.readouterr().err
+
+
+def test_the_summary_keeps_long_names_apart():
+    grades = [grade_module.Grade("teacher_lab00_green_ai", "lab06_encoder_decoder", "x", 1, 1, True, "")]
+    header, row = grade_module.summary(grades).splitlines()
+    assert row.split() == ["teacher_lab00_green_ai", "lab06_encoder_decoder", "1", "/", "1"]
+    assert header.index("lab") == row.index("lab06")  # each column starts where its heading does

@@ -461,8 +461,11 @@ def write_feedback(grades: list[Grade], folder: Path) -> None:
 
 
 def summary(grades: list[Grade]) -> str:
-    """A table of totals, one line per learner and lab."""
-    rows = [f"{'learner':<20}{'lab':<24}{'score':>9}"]
-    rows += [f"{learner:<20}{lab:<24}{score:>4} / {points:<3}" for (learner, lab), (score, points)
-             in totals(grades).items()]
+    """A table of totals, one line per learner and lab, its columns as wide as their longest entry."""
+    table = totals(grades)
+    learners = max([len("learner"), *(len(learner) for learner, _ in table)]) + 2
+    labs = max([len("lab"), *(len(lab) for _, lab in table)]) + 2
+    rows = [f"{'learner':<{learners}}{'lab':<{labs}}{'score':>9}"]
+    rows += [f"{learner:<{learners}}{lab:<{labs}}{score:>4} / {points:<3}" for (learner, lab), (score, points)
+             in table.items()]
     return "\n".join(rows)
