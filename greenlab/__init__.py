@@ -10,8 +10,8 @@ The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.i
     06 encoder–decoder      foundations/ tasks, metrics; models/ seq2seq; training/ translate
     07 applications         applications/ retrieval, qa, assistant, code_completion, sandbox; foundations/ confinement
     08 responsible AI       training/ probe_models; responsible/ bias, memorisation; presentation/ cards
-Shared by every chapter: foundations/ settings, claims; presentation/ plots, widgets, quiz. For teachers: classroom/
-(checks, exercises/, assign, grade, conventions), presentation/ report, and the `greenlab` command (cli).
+Shared by every chapter: foundations/ settings, claims; presentation/ plots, widgets, quiz (quizzes/). For teachers:
+classroom/ (checks, exercises/, assign, grade, conventions), presentation/ report, and the `greenlab` command (cli).
 
 Each folder is one layer, bottom to top: foundations, models, training, experiments, applications, responsible,
 presentation, classroom, and the command line (cli) on top. A module imports only from its own layer and the

@@ -32,11 +32,11 @@ def test_student_version_has_no_solutions_and_no_outputs(tmp_path):
     removed = make_student_version(LAB00, tmp_path / "lab00.ipynb")
     student = nbformat.read(tmp_path / "lab00.ipynb", as_version=4)
     teacher = nbformat.read(LAB00, as_version=4)
-    assert removed == 4
+    assert removed == 5  # four functions and the quiz's replies
     assert len(student.cells) == len(teacher.cells)
     code = "\n".join(c.source for c in student.cells if c.cell_type == "code")
     assert "BEGIN SOLUTION" not in code and "6 * n_params * n_tokens" not in code
-    assert code.count(STUB) == 4
+    assert code.count(STUB) == 5
     assert all(not c.outputs and c.execution_count is None for c in student.cells if c.cell_type == "code")
 
 
