@@ -12,7 +12,7 @@ from collections import Counter
 import regex
 
 from greenlab.foundations.settings import check_whole
-from greenlab.foundations.tokenizer.bpe import _token_id
+from greenlab.foundations.tokenizer.interface import as_token_id
 
 UNKNOWN = "<unk>"
 WORD_PATTERN = regex.compile(r"\p{L}+|\p{N}+|[^\s\p{L}\p{N}]")
@@ -42,7 +42,7 @@ class _FixedVocabulary(ABC):
     def _piece(self, token_id: int) -> str:
         """The piece of one id: an integer (Python's, NumPy's or a tensor's) of the vocabulary; a negative id is an
         error, not a count from the end."""
-        return self.itos[check_whole("token id", _token_id(token_id), 0, self.vocab_size - 1,
+        return self.itos[check_whole("token id", as_token_id(token_id), 0, self.vocab_size - 1,
                                      why=f"the vocabulary has {self.vocab_size} pieces")]
 
 

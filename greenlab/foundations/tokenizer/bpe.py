@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import operator
 from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import regex
 
 from greenlab.foundations.settings import check_whole
+from greenlab.foundations.tokenizer.interface import as_token_id
 
 GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 END_OF_TEXT = "<|endoftext|>"
@@ -145,14 +145,6 @@ def encode_bytes(data: bytes, merges: dict[tuple[int, int], int],
 
 def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _token_id(value: object) -> int:
-    """A token id as a Python int: an int, a numpy or torch integer; a float (1.5) is an error, not truncated."""
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"token ids are integers, got {value!r} ({type(value).__name__})") from None
 
 
 class BPETokenizer:
@@ -297,7 +289,7 @@ class BPETokenizer:
 
     def decode(self, ids: list[int]) -> str:
         """The text of a sequence of ids (bytes that form no valid UTF-8 become U+FFFD)."""
-        return from_bytes(b"".join(self.token_bytes(_token_id(i)) for i in ids))
+        return from_bytes(b"".join(self.token_bytes(as_token_id(i)) for i in ids))
 
     def tokens(self, text: str) -> list[str]:
         """`text` cut into its tokens, each shown as text (a token that splits a character shows U+FFFD)."""

@@ -10,6 +10,7 @@ notebook 01 compares them on equal terms.
 
 from __future__ import annotations
 
+import operator
 from typing import Protocol, runtime_checkable
 
 
@@ -25,3 +26,11 @@ class Tokenizer(Protocol):
     def decode(self, ids: list[int]) -> str: ...
 
     def tokens(self, text: str) -> list[str]: ...
+
+
+def as_token_id(value: object) -> int:
+    """A token id as a Python int: an int, a numpy or torch integer; a float (1.5) is an error, not truncated."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"token ids are integers, got {value!r} ({type(value).__name__})") from None
