@@ -1,5 +1,7 @@
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -215,6 +217,14 @@ def test_resamples_must_be_a_whole_number_named_as_such(templates, tiny_gpt, res
 def test_pair_gaps_needs_pairs(tiny_gpt):
     with pytest.raises(ValueError, match="no pairs to probe"):
         bias.pair_gaps(*tiny_gpt, [])
+
+
+def test_the_bias_probe_scores_with_the_models_own_function_not_training_code():
+    script = ("import sys, greenlab.responsible.bias; "
+              "print(sorted(m for m in sys.modules if m.startswith(('greenlab.training', 'greenlab.applications'))))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "[]\n"  # once greenlab.training.probe_models, for its log_likelihoods
 
 
 @pytest.mark.parametrize("content, message", [

@@ -564,7 +564,7 @@ def _lab08_tokenizer():
 def test_lab08_probe_checks_accept_the_library_and_reject_mistakes():
     from greenlab.classroom.exercises import lab08
     from greenlab.responsible import bias
-    from greenlab.training.probe_models import log_likelihoods
+    from greenlab.models.text import log_likelihoods
 
     tokenizer = _lab08_tokenizer()
     assert lab08.check_log_likelihood(lambda m, t, text: log_likelihoods(m, t, [text])[0], tokenizer).passed

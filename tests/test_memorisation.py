@@ -1,9 +1,14 @@
 import math
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
+import torch
 
 from greenlab.foundations.data import deduplicate
+from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.responsible import memorisation
 from greenlab.responsible.memorisation import Canary
 
@@ -129,3 +134,20 @@ def test_not_extracted_when_greedy_decoding_writes_anything_else(monkeypatch, co
 def test_a_canary_that_cannot_be_probed_is_refused_by_name(name, secret, repeats, message):
     with pytest.raises(ValueError, match=message):
         Canary(name, secret, repeats)
+
+
+def test_greedy_continuation_is_the_models_most_likely_tokens_after_a_document_break():
+    tokenizer = BPETokenizer.train(CANARY.text * 10, 280)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=1, n_head=2, n_embd=16))
+    ids = tokenizer.encode("\n\n" + CANARY.prefix)
+    out = model.generate(torch.tensor([ids]), 5, temperature=0)[0, len(ids):]
+    assert memorisation.greedy_continuation(model, tokenizer, CANARY.prefix, 5) == tokenizer.decode(out.tolist())
+
+
+def test_the_memorisation_probes_use_the_models_own_functions_not_applications_or_training():
+    script = ("import sys, greenlab.responsible.memorisation; "
+              "print(sorted(m for m in sys.modules if m.startswith(('greenlab.training', 'greenlab.applications'))))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "[]\n"  # once applications.assistant (complete) and training.probe_models (log_likelihoods)

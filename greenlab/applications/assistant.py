@@ -14,11 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import torch
-
-from greenlab.foundations.settings import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
-from greenlab.models.gpt import GPT, fit_prompt
+from greenlab.models.gpt import GPT
+from greenlab.models.text import continuations
 
 
 @dataclass(frozen=True)
@@ -35,18 +33,14 @@ class Completion:
         return self.tokens / self.seconds
 
 
-@torch.no_grad()
 def complete(model: GPT, tokenizer: BPETokenizer, prompt: str, new_tokens: int = 40, temperature: float = 0.8,
              top_k: int | None = None, top_p: float | None = None, seed: int = 0) -> Completion:
-    """`new_tokens` tokens sampled after `prompt` (see the module's docstring for the controls). A prompt longer
-    than the model's context keeps its end (`model.fit_prompt`). `seed` is a whole number a torch.Generator takes."""
+    """`new_tokens` tokens sampled after `prompt` (see the module's docstring for the controls), timed from the
+    prompt's text to the continuation's. A prompt longer than the model's context keeps its end
+    (`models.text.continuations`). `seed` is a whole number a torch.Generator takes."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"the prompt must be non-empty text, got {prompt!r}")
-    check_whole("seed", seed, 0, 2**64 - 1)
-    ids = fit_prompt(tokenizer.encode(prompt), model.config.block_size, new_tokens)
-    idx = torch.tensor([ids], dtype=torch.long, device=model.wte.weight.device)
-    generator = torch.Generator(device=idx.device).manual_seed(seed)
     start = time.perf_counter()
-    out = model.generate(idx, new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-    seconds = time.perf_counter() - start
-    return Completion(prompt, tokenizer.decode(out[0, len(ids):].tolist()), new_tokens, seconds)
+    [text] = continuations(model, tokenizer, prompt, new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                           seed=seed)
+    return Completion(prompt, text, new_tokens, time.perf_counter() - start)

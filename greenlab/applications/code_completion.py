@@ -24,12 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from greenlab.foundations.data import read_stdlib_snapshot, read_text_records, stdlib_file_names
 from greenlab.foundations.settings import DATA_DIR, check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
-from greenlab.models.gpt import GPT, fit_prompt
+from greenlab.models.gpt import GPT
+from greenlab.models.text import continuations
 
 PROBLEMS = DATA_DIR / "code_problems.json"
 PROBLEM_FIELDS = ("name", "prompt", "solution", "tests")
@@ -73,15 +72,12 @@ def next_line_examples(sources: dict[str, str], count: int, min_chars: int = 8) 
     return [eligible[int(i * step)] for i in range(count)]
 
 
-@torch.no_grad()
 def complete_line(model: GPT, tokenizer: BPETokenizer, context: str, new_tokens: int = 24) -> str:
     """The model's greedy guess at the code of the line after `context` (which ends at the end of a line): the
     text between the first and the second line break it writes (up to `new_tokens` tokens), without indentation;
     "" when it writes no line break. A context longer than the model's window keeps its end."""
-    ids = fit_prompt(tokenizer.encode(context), model.config.block_size, new_tokens)
-    prompt = torch.tensor([ids], dtype=torch.long, device=model.wte.weight.device)
-    out = model.generate(prompt, new_tokens, temperature=0)
-    lines = tokenizer.decode(out[0, len(ids):].tolist()).split("\n")
+    [written] = continuations(model, tokenizer, context, new_tokens, temperature=0)
+    lines = written.split("\n")
     return lines[1].strip() if len(lines) > 1 else ""
 
 
@@ -119,16 +115,10 @@ def function_body(completion: str) -> str:
     return completion
 
 
-@torch.no_grad()
 def sample_bodies(model: GPT, tokenizer: BPETokenizer, problem: Problem, n: int, new_tokens: int = 64,
                   temperature: float = 0.8, top_p: float = 0.95, seed: int = 0) -> list[str]:
     """`n` bodies for `problem`, sampled in one batch (temperature and nucleus sampling, as for pass@k in the
     Codex paper), each cut where the function ends (`function_body`). The same seed (a whole number a torch.Generator
     takes) gives the same bodies."""
-    check_whole("n", n)
-    check_whole("seed", seed, 0, 2**64 - 1)
-    ids = fit_prompt(tokenizer.encode(problem.prompt), model.config.block_size, new_tokens)
-    prompt = torch.tensor([ids] * n, dtype=torch.long, device=model.wte.weight.device)
-    generator = torch.Generator(device=prompt.device).manual_seed(seed)
-    out = model.generate(prompt, new_tokens, temperature=temperature, top_p=top_p, generator=generator)
-    return [function_body(tokenizer.decode(row[len(ids):].tolist())) for row in out]
+    return [function_body(written) for written in continuations(model, tokenizer, problem.prompt, new_tokens, n=n,
+                                                                 temperature=temperature, top_p=top_p, seed=seed)]

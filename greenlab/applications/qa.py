@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from greenlab.applications.retrieval import BM25Index, Passage, split_passages
 from greenlab.foundations.data import clean_text, read_pydoc_topics, read_text_records
 from greenlab.foundations.metrics import answer_word_recall, contains_answer
 from greenlab.foundations.settings import DATA_DIR
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, fit_prompt
+from greenlab.models.text import continuations
 
 QUESTIONS = DATA_DIR / "pydoc_questions.json"
 FIELDS = ("question", "topic", "answer")
@@ -111,12 +110,9 @@ class Generate:
     def prompt(self, question: str) -> str:
         return f"{check_question(question)}\n"
 
-    @torch.no_grad()
     def __call__(self, question: str) -> str:
-        ids = fit_prompt(self.tokenizer.encode(self.prompt(question)), self.model.config.block_size, self.new_tokens)
-        prompt = torch.tensor([ids], dtype=torch.long, device=self.model.wte.weight.device)
-        out = self.model.generate(prompt, self.new_tokens, temperature=0)
-        return self.tokenizer.decode(out[0, len(ids):].tolist())
+        [reply] = continuations(self.model, self.tokenizer, self.prompt(question), self.new_tokens, temperature=0)
+        return reply
 
 
 class RetrieveThenGenerate(Generate):

@@ -3,5 +3,6 @@
     gpt           the decoder-only Transformer (GPT), with KV-cache generation
     seq2seq       the encoder–decoder of "Attention Is All You Need"
     attention/    sparse attention: patterns (masks) and kernels (masked dense, blocked, FlexAttention)
+    text          text in and out: continue a prompt, log-likelihood of texts
     interop       our GPT <-> Hugging Face's GPT2LMHeadModel, weight for weight
 """

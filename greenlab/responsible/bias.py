@@ -29,7 +29,7 @@ import numpy as np
 from greenlab.foundations.settings import DATA_DIR, check_number, check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT
-from greenlab.training.probe_models import log_likelihoods
+from greenlab.models.text import log_likelihoods
 
 OCCUPATION_TEMPLATES = DATA_DIR / "occupation_templates.json"
 COPIES = 10  # training sentences per occupation and template: a skew of 0.9 makes 9 stereotypical, 1 not

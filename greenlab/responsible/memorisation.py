@@ -20,11 +20,10 @@ import math
 import random
 from dataclasses import dataclass
 
-from greenlab.applications.assistant import complete
 from greenlab.foundations.settings import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT
-from greenlab.training.probe_models import log_likelihoods
+from greenlab.models.text import continuations, log_likelihoods
 
 DIGITS = 6
 FAKE_NAMES = ("ada", "boris", "chen", "dagny", "emeka", "farah", "goran", "hana", "ines", "jonas", "kiri", "luca")
@@ -88,7 +87,8 @@ def planted_documents(canaries: list[Canary], seed: int = 0) -> list[str]:
 def greedy_continuation(model: GPT, tokenizer: BPETokenizer, prefix: str, new_tokens: int) -> str:
     """The text the model writes after `prefix` (as it reads after a document break) when it always takes its most
     likely next token."""
-    return complete(model, tokenizer, "\n\n" + prefix, new_tokens, temperature=0).text
+    [written] = continuations(model, tokenizer, "\n\n" + prefix, new_tokens, temperature=0)
+    return written
 
 
 def extracted(model: GPT, tokenizer: BPETokenizer, canary: Canary) -> bool:

@@ -21,7 +21,6 @@ import torch
 
 from greenlab.foundations.data import load_corpus
 from greenlab.foundations.energy import Measurement
-from greenlab.foundations.settings import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training import run_cache
@@ -69,7 +68,8 @@ def training_documents(extra_documents: list[str]) -> list[str]:
 def train_mixed(extra_documents: list[str], tokenizer: BPETokenizer, *, label: str,
                 training: TrainConfig = PROBE_TRAINING, progress: bool = False) -> ProbeRun:
     """A probe model trained on the default corpus's training split plus `extra_documents` (from the cache when
-    this very run was made before). Validation is the default corpus's validation split, untouched."""
+    this very run was made before), in eval mode, ready to be probed. Validation is the default corpus's validation
+    split, untouched."""
     documents = training_documents(extra_documents)
     config = probe_config(tokenizer)
     torch.manual_seed(training.seed)
@@ -82,31 +82,3 @@ def train_mixed(extra_documents: list[str], tokenizer: BPETokenizer, *, label: s
 
     result = run_cache.cached("probes", _run_key(documents, tokenizer, config, training), model, train_now)
     return ProbeRun(model.eval(), result.measurement, trained_now=not result.from_cache)
-
-
-@torch.no_grad()
-def log_likelihoods(model: GPT, tokenizer: BPETokenizer, texts: list[str], context: str = "\n\n",
-                    batch_size: int = 256) -> list[float]:
-    """log p(text | context) in nats for each text: the sum of its tokens' log-probabilities, each given the context
-    and the tokens before it. Texts are tokenized on their own (as they would be after the context); the model reads
-    `batch_size` of them at a time."""
-    check_whole("batch_size", batch_size, why="texts scored at a time")
-    context_ids = tokenizer.encode(context)
-    if not context_ids:
-        raise ValueError("the context must be at least one token: the first token of a text needs something before it")
-    sequences = [context_ids + tokenizer.encode(text) for text in texts]
-    too_long = [t for t, ids in zip(texts, sequences) if len(ids) > model.config.block_size + 1]
-    if too_long:
-        raise ValueError(f"{too_long[0]!r} and the context are longer than the model's context "
-                         f"({model.config.block_size} tokens)")
-    scores = []
-    model.eval()
-    for start in range(0, len(sequences), batch_size):
-        batch = sequences[start:start + batch_size]
-        width = max(map(len, batch))
-        ids = torch.tensor([s + [0] * (width - len(s)) for s in batch])  # padded on the right: a causal model
-        log_probs = model(ids[:, :-1]).float().log_softmax(-1)                # never looks at what comes after
-        token_scores = log_probs.gather(-1, ids[:, 1:, None])[..., 0]
-        for row, sequence in enumerate(batch):
-            scores.append(token_scores[row, len(context_ids) - 1:len(sequence) - 1].sum().item())
-    return scores

@@ -9,14 +9,15 @@ import torch
 
 from greenlab.classroom.checks import CheckResult, check_function, describe_error, random_gpt
 from greenlab.foundations.tokenizer import BPETokenizer
+from greenlab.models.text import log_likelihoods
 from greenlab.responsible import bias, memorisation
-from greenlab.training.probe_models import ProbeRun, log_likelihoods, train_mixed
+from greenlab.training.probe_models import ProbeRun, train_mixed
 
 
 # --- exercise 1: the log-likelihood of a sentence, and the gap -----------------------------------------------
 
 def check_log_likelihood(fn: Callable, tokenizer: BPETokenizer) -> CheckResult:
-    """`fn(model, tokenizer, text)` against `probe_models.log_likelihoods` (after a blank line) on random models."""
+    """`fn(model, tokenizer, text)` against `models.text.log_likelihoods` (after a blank line) on random models."""
     pairs = bias.probe_pairs(bias.load_templates())
     models = [random_gpt(tokenizer.vocab_size, seed) for seed in range(3)]
 
