@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from greenlab.foundations.data import load_corpus
 from greenlab.foundations.tokenizer import END_OF_TEXT, BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer
+from greenlab.foundations.tokenizer import plain_bpe
 from greenlab.foundations.tokenizer.bpe import (bytes_to_unicode, encode_bytes, from_printable, merge, printable,
                                                 tie_break_rank)
 from greenlab.foundations.tokenizer.huggingface import to_hf_tokenizer, to_transformers, train_hf_bpe
@@ -108,41 +109,63 @@ def test_loading_a_wrong_file_is_a_clear_error(tmp_path, content):
         BPETokenizer.load(tmp_path / "missing.json")
 
 
-def test_bad_training_input_is_a_clear_error():
+TRAINERS = {"fast": BPETokenizer.train, "plain": plain_bpe.train}
+
+
+@pytest.mark.parametrize("trainer", TRAINERS)
+def test_bad_training_input_is_a_clear_error(trainer):
+    train = TRAINERS[trainer]
     with pytest.raises(ValueError, match="empty text"):
-        BPETokenizer.train("", 300)
+        train("", 300)
     with pytest.raises(ValueError, match="need at least 257"):
-        BPETokenizer.train("abc", 256)
+        train("abc", 256)
+    with pytest.raises(ValueError, match="vocab_size must be a whole number >= 257 .*, got 100"):
+        train("abc", 100)
     with pytest.raises(ValueError, match="vocab_size must be a whole number >= 257 .*, got 300.5"):
-        BPETokenizer.train("abc", 300.5)
+        train("abc", 300.5)
     with pytest.raises(ValueError, match="a special token must be a non-empty string, got ''"):
-        BPETokenizer.train("abc", 300, special_tokens=("",))
+        train("abc", 300, special_tokens=("",))
     with pytest.raises(ValueError, match="special_tokens must be a tuple of strings, got the string '<|eot|>'"):
-        BPETokenizer.train("abc", 300, special_tokens="<|eot|>")
+        train("abc", 300, special_tokens="<|eot|>")
 
 
-def _plain_encode(data: bytes, merges: dict) -> list[int]:
-    """The textbook loop: merge the earliest-learned pair present everywhere, until none is left."""
-    ids, ranks = list(data), {pair: rank for rank, pair in enumerate(merges)}
-    while len(ids) >= 2:
-        pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, len(ranks)))
-        if pair not in ranks:
-            return ids
-        ids = merge(ids, pair, merges[pair])
-    return ids
+@pytest.fixture(scope="module")
+def plain_and_fast() -> tuple[BPETokenizer, BPETokenizer]:
+    """The same small text and vocabulary, trained by the plain loop and by the fast one."""
+    text = TEXT[:5000]
+    return plain_bpe.train(text, 600), BPETokenizer.train(text, 600)
+
+
+def test_the_plain_trainer_learns_the_fast_trainers_merges_in_the_same_order(plain_and_fast):
+    plain, fast = plain_and_fast
+    assert len(fast.merges) == 600 - 257  # the small text holds enough pairs for every merge asked for
+    assert plain.merges == fast.merges and plain.special_tokens == fast.special_tokens
+
+
+def test_the_plain_trainer_breaks_ties_like_the_fast_one():
+    # chunks "ba" and " ab": three pairs seen once each; the first seen is (b, a), but ties go to the smallest
+    # pair of printable stand-ins, (a, b)
+    for train in TRAINERS.values():
+        assert train("ba ab", 258).merges == [(ord("a"), ord("b"), 256)]
+
+
+@pytest.mark.parametrize("text", [*TRICKY, CORPUS.validation_text[:2000]])
+def test_plain_encoding_gives_the_fast_ids(plain_and_fast, text):
+    plain, fast = plain_and_fast
+    assert plain_bpe.encode_ordinary(plain, text) == fast.encode_ordinary(text)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab \n", max_size=40) | st.text(max_size=40))
 def test_heap_encoding_equals_the_plain_loop(bpe, text):
     for data in (text.encode(), ("ab" * 5 + text).encode()):
-        assert encode_bytes(data, bpe.merge_table) == _plain_encode(data, bpe.merge_table)
+        assert encode_bytes(data, bpe.merge_table) == plain_bpe.encode_bytes(data, bpe.merge_table)
 
 
 def test_encoding_a_long_chunk_equals_the_plain_loop(bpe):
     for chunk in (CORPUS.validation_text[:3000], " " * 2000, "1" * 1500, "aaab" * 400):
         data = chunk.encode()
-        assert encode_bytes(data, bpe.merge_table) == _plain_encode(data, bpe.merge_table)
+        assert encode_bytes(data, bpe.merge_table) == plain_bpe.encode_bytes(data, bpe.merge_table)
 
 
 def _merges_file(tmp_path, merges, special_tokens, pattern="\\S+|\\s+"):
@@ -206,8 +229,9 @@ def test_decoding_ids_that_are_no_valid_text_replaces_only_the_broken_bytes(bpe)
     assert bpe.decode([0xED, 0xA0, 0x80]) == "\ud800"  # a lone surrogate's bytes decode to it, not to U+FFFD
 
 
-def test_small_corpus_stops_when_nothing_is_left_to_merge():
-    tokenizer = BPETokenizer.train("ab ab", 1000)
+@pytest.mark.parametrize("trainer", TRAINERS)
+def test_small_corpus_stops_when_nothing_is_left_to_merge(trainer):
+    tokenizer = TRAINERS[trainer]("ab ab", 1000)
     # chunks "ab" and " ab": (a, b) occurs twice, so it is merged first; then (space, ab); then no pair is left
     assert tokenizer.merges == [(ord("a"), ord("b"), 256), (ord(" "), 256, 257)]
     assert tokenizer.special_tokens == {END_OF_TEXT: 258} and tokenizer.vocab_size == 259

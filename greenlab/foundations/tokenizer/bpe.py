@@ -8,8 +8,9 @@ The idea fits in four lines:
        vocabulary has `vocab_size` tokens. The ordered list of merges *is* the tokenizer.
     4. To encode, split and write as bytes the same way, then apply the merges in the order they were learned.
 
-Training here counts pairs once, then updates the counts only in the chunks a merge touches, with a heap to
-find the most frequent pair — seconds instead of the minutes of recounting everything for every merge.
+`plain_bpe.py` writes steps 3 and 4 as the plain loops: read it first. Training here counts pairs once, then
+updates the counts only in the chunks a merge touches, with a heap to find the most frequent pair — seconds
+instead of the minutes of recounting everything for every merge; both learn the same merges.
 Ties between equally frequent pairs are broken the way Hugging Face `tokenizers` breaks them (see
 `tie_break_rank`), so both learn the same merges from the same text.
 """
