@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from dataclasses import replace
 from pathlib import Path
+
+from greenlab.foundations import options
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -53,50 +53,9 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from greenlab.foundations.energy import format_energy
-    from greenlab.training import distributed, zoo
+    from greenlab.training import distributed
 
-    if args.config:
-        try:
-            content = json.loads(Path(args.config).read_text(encoding="utf-8"))
-            if isinstance(content, dict) and "recipe" in content:  # a whole recipe.json
-                content = content["recipe"]
-            recipe = zoo.Recipe.from_dict(content)
-        except (ValueError, RecursionError) as error:
-            raise ValueError(f"--config {args.config}: {error}") from None
-    else:
-        recipe = zoo.recipe(args.recipe)
-    if args.steps is not None:  # the recipe's warmup, or a tenth of the steps when that is too long
-        t = recipe.training
-        warmup = t.warmup_steps if t.warmup_steps < args.steps else args.steps // 10
-        recipe = replace(recipe, training=replace(t, steps=args.steps, warmup_steps=warmup))
-    world = distributed.World()  # a lone process until it has joined its job
-    try:
-        world = distributed.init_from_env(args.timeout)  # under torchrun, a wait for the other processes
-        trained = zoo.train_recipe(recipe, args.out, progress=world.is_main)
-    except KeyboardInterrupt:  # Ctrl-C: the files are written after the last step, and removed if interrupted then
-        print(f"greenlab train: interrupted; nothing was written to {args.out}", file=sys.stderr)
-        return 130
-    except ValueError as error:
-        if world.size == 1:
-            raise
-        raise ValueError(f"rank {world.rank} of {world.size}: {error}") from None
-    finally:
-        distributed.shutdown()
-    if world.is_main:
-        history, m = trained.history, trained.history["measurement"]
-        print(f"trained {recipe.name!r} on {world.size} process(es): {recipe.training.steps} steps, validation loss "
-              f"{history['validation'][-1]['val_loss']:.3f}, {m['duration_s']:.1f} s, "
-              f"{format_energy(m['energy_j'])} [{m['method']}]")
-        print(f"wrote {', '.join(zoo.CACHED_FILES)} and recipe.json in {args.out}")
-    return 0
-
-
-def _positive_int(text: str) -> int:
-    """An option's whole number above zero, else argparse's clear error naming the value."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above zero")
-    return int(text)
+    return distributed.main(args.train_options)  # the training program: the same job as `python -m` of it
 
 
 def _conventions(args: argparse.Namespace) -> int:
@@ -120,17 +79,6 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(text: str) -> float:
-    """An option's number of seconds: finite and above zero, else argparse's clear error naming the value."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above zero")
-    return seconds
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="greenlab", description="GreenLab course tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,24 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--labs", help="folder of the teacher's labs (default: the course's labs/)")
     grade.add_argument("--lab", help="grade only this lab (e.g. lab00_green_ai); other labs are reported")
     grade.add_argument("--feedback", help="folder for the per-learner feedback (default: next to --out)")
-    grade.add_argument("--timeout", type=_seconds, default=600, help="seconds for a whole notebook")
-    grade.add_argument("--cell-timeout", type=_seconds, default=120, help="seconds before a cell is interrupted")
+    grade.add_argument("--timeout", type=options.seconds, default=600, help="seconds for a whole notebook")
+    grade.add_argument("--cell-timeout", type=options.seconds, default=120,
+                       help="seconds before a cell is interrupted")
     grade.add_argument("--allow-unconfined", action="store_true",
                        help="grade where kernels cannot be confined (no seccomp or Landlock): only in an account or "
                             "container that holds nothing else")
     grade.set_defaults(run=_grade)
-    train = commands.add_parser("train", help="train a zoo recipe; also as `torchrun --nproc_per_node N -m greenlab "
-                                              "train ...` (data parallel)")
-    source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--recipe", help="a recipe of the zoo (e.g. tiny, reference, sliding-window)")
-    source.add_argument("--config", help="a recipe as JSON: the `recipe` of a recipe.json, or a whole recipe.json")
-    train.add_argument("--steps", type=_positive_int, help="training steps instead of the recipe's (its warmup is "
-                                                          "kept, or a tenth of the steps when it is longer)")
-    train.add_argument("--out", required=True, help="folder for model.safetensors, tokenizer.json, history.json and "
-                                                    "recipe.json (written by rank 0 only)")
-    train.add_argument("--timeout", type=_seconds, default=300,
-                       help="seconds a process waits for the others before the job fails (under torchrun)")
-    train.set_defaults(run=_train)
+    commands.add_parser("train", add_help=False,  # its options are its program's: greenlab.training.distributed
+                        help="train a zoo recipe; also as `torchrun --nproc_per_node N -m greenlab train ...` (data "
+                             "parallel)").set_defaults(run=_train)
     conventions = commands.add_parser("conventions", help="check every notebook's badge and setup cell")
     conventions.add_argument("--fix", action="store_true", help="rewrite badges and setup cells from settings")
     conventions.set_defaults(run=_conventions)
@@ -171,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--quick", action="store_true", help="smaller experiments: about 3 minutes on 2 cores")
     report.add_argument("--out", default="greenlab-report", help="folder for report.md and pareto.png")
     report.set_defaults(run=_report)
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.train_options = rest  # `greenlab train`'s, for its program to parse
     try:
         return args.run(args)
     except KeyboardInterrupt:  # Ctrl-C where the command has nothing more to say about it (importing, say)

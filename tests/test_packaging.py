@@ -1,5 +1,6 @@
 """The set-up files agree with each other, and README's two commands are what Makefile and CI run."""
 
+import ast
 import re
 import runpy
 import subprocess
@@ -195,15 +196,45 @@ def test_importing_greenlab_alone_does_not_load_pytorch():
     assert run.stdout == "False\nTrue\n", run.stderr
 
 
+MODULE_NAME = re.compile(r"greenlab(\.\w+)+")
+
+
+def _text(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
 def _imports(path: Path) -> list[str]:
-    """The greenlab modules a file imports, as dotted names."""
-    text = path.read_text()
-    return re.findall(r"^\s*(?:from|import) (greenlab[\w.]*)", text, flags=re.MULTILINE)
+    """The greenlab modules a file imports, as sorted dotted names: by an import statement, by name in a string
+    (which code hands to something that imports it, in a child process say), and as a program it starts (`-m NAME`
+    in an argument list; a package run so runs its __main__)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, (ast.List, ast.Tuple)):
+            for flag, program in zip(node.elts, node.elts[1:]):
+                name = _text(program)
+                if _text(flag) == "-m" and name is not None and (name == "greenlab" or MODULE_NAME.fullmatch(name)):
+                    is_package = (ROOT / name.replace(".", "/") / "__init__.py").exists()
+                    names.add(f"{name}.__main__" if is_package else name)
+        elif (name := _text(node)) is not None and MODULE_NAME.fullmatch(name):
+            names.add(name)
+    return sorted(name for name in names if name == "greenlab" or name.startswith("greenlab."))
 
 
 def _layer(dotted: str) -> int:
-    """Where `greenlab.LAYER.module` stands: 0 for the foundations, up to the command line."""
-    return LAYERS.index(dotted.split(".")[1])
+    """Where `greenlab.LAYER.module` stands: 0 for the foundations, up to the command line (cli, and __main__,
+    which runs it)."""
+    part = dotted.split(".")[1]
+    return LAYERS.index("cli" if part == "__main__" else part)
+
+
+def _upward(path: Path, layer: str) -> list[str]:
+    """What a file of `layer` imports from the layers above it."""
+    imported = [name for name in _imports(path) if name != "greenlab"]  # `import greenlab` reads its __version__
+    return [name for name in imported if _layer(name) > LAYERS.index(layer)]
 
 
 def test_every_import_points_down_or_within_its_layer():
@@ -211,10 +242,25 @@ def test_every_import_points_down_or_within_its_layer():
         parts = path.relative_to(ROOT / "greenlab").with_suffix("").parts
         if parts[0] in ("__init__", "__main__"):
             continue
-        layer = LAYERS.index(parts[0])
-        imported = [name for name in _imports(path) if name != "greenlab"]  # `import greenlab` reads its __version__
-        upward = [name for name in imported if _layer(name) > layer]
+        upward = _upward(path, parts[0])
         assert not upward, f"{path.relative_to(ROOT)} (layer {parts[0]}) imports from above: {upward}"
+
+
+def test_a_program_started_or_a_module_named_in_a_string_is_an_import(tmp_path):
+    """Two ways around an import statement: `python -m greenlab train` (the command line) started as a child, and a
+    module's name handed to a helper that imports it in a child process."""
+    path = tmp_path / "module.py"
+    path.write_text('"""Not an import: `python -m greenlab train`, greenlab.cli."""\n'
+                    "from greenlab.foundations.memory import peak_memory_in_subprocess\n"
+                    'command = ["-m", "greenlab", "train", "--recipe", "tiny"]\n'
+                    'launcher = [sys.executable, "-m", "greenlab.training.distributed"]\n'
+                    'peak_memory_in_subprocess("greenlab.experiments.attention_scaling", "measure_memory", {})\n'
+                    'print("greenlab.presentation is above", "-m", f"greenlab.{name}")\n')
+    assert _imports(path) == ["greenlab.__main__", "greenlab.experiments.attention_scaling",
+                              "greenlab.foundations.memory", "greenlab.training.distributed"]
+    assert _upward(path, "experiments") == ["greenlab.__main__"]  # a module naming itself is within its layer
+    assert _upward(path, "training") == ["greenlab.__main__", "greenlab.experiments.attention_scaling"]
+    assert _upward(path, "cli") == []
 
 
 def test_tokenizers_and_kernels_import_no_measurement_or_training():

@@ -1,6 +1,7 @@
 """Data parallelism measured: one training job as 1 process with T threads, and as N processes under torchrun.
 
-Each job is the `greenlab train` command, run in fresh processes, so its measurement holds what a real job pays:
+Each job is the `greenlab train` command, run in fresh processes as its program, `python -m
+greenlab.training.distributed` (the same options, the same work), so its measurement holds what a real job pays:
 Python's start-up and imports, every rank's own tokenizer, joining the process group, and, in every step, the
 all-reduce of the gradients. Every gradient is averaged once per step; in a ring all-reduce each of N ranks sends
 (and receives) 2(N − 1)/N times the gradients' size, so 2 ranks send the gradients' whole size each, every step.
@@ -25,12 +26,15 @@ import pandas as pd
 import torch
 
 from greenlab.foundations.energy import measure
+from greenlab.foundations.settings import check_whole
 from greenlab.models.gpt import GPT
 from greenlab.training import zoo
 
 
 def gradient_bytes(recipe: zoo.Recipe) -> int:
     """The size of one step's gradients: every trainable parameter once (a tied weight once), in its dtype."""
+    if not isinstance(recipe, zoo.Recipe):
+        raise TypeError(f"gradient_bytes needs a zoo.Recipe (e.g. zoo.recipe('reference')), got {recipe!r}")
     with torch.device("meta"):  # the shapes alone
         model = GPT(recipe.model)
     return sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
@@ -38,6 +42,8 @@ def gradient_bytes(recipe: zoo.Recipe) -> int:
 
 def ring_bytes_sent(gradient_size: int, world_size: int) -> float:
     """Bytes each rank sends per step in a ring all-reduce of `gradient_size` bytes: 2(N − 1)/N of it."""
+    check_whole("gradient_size", gradient_size, minimum=0)
+    check_whole("world_size", world_size)
     return 2 * (world_size - 1) / world_size * gradient_size
 
 
@@ -45,8 +51,11 @@ def run_job(recipe: str, steps: int, processes: int, threads: int, out: str | Pa
     """Run `greenlab train --recipe RECIPE --steps STEPS` as `processes` processes (torchrun when more than one) of
     `threads` threads each, measured from outside for the whole machine. Returns the job's time and energy, its
     training loop's time, and what it trained (world size, losses)."""
+    zoo.recipe(recipe)  # a name the zoo lacks is refused here, before any process starts
+    for name, value in (("steps", steps), ("processes", processes), ("threads", threads)):
+        check_whole(name, value)
     out = Path(out)
-    command = ["-m", "greenlab", "train", "--recipe", recipe, "--steps", str(steps), "--out", str(out)]
+    command = ["-m", "greenlab.training.distributed", "--recipe", recipe, "--steps", str(steps), "--out", str(out)]
     launcher = [sys.executable] if processes == 1 else [sys.executable, "-m", "torch.distributed.run",
                                                         "--standalone", f"--nproc_per_node={processes}"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GREENLAB_CACHE": str(out.with_name(f"{out.name}-cache"))}
@@ -65,6 +74,8 @@ def compare(recipe: str = "reference", steps: int = 40, cores: int = 2, repeats:
             folder: str | Path | None = None) -> pd.DataFrame:
     """The same job on `cores` cores, as 1 process × `cores` threads and as `cores` processes × 1 thread, run
     alternately `repeats` times; the median of each figure, a row per layout."""
+    check_whole("cores", cores, minimum=2, why="one layout against the other")
+    check_whole("repeats", repeats)
     folder = Path(folder or tempfile.mkdtemp(prefix="greenlab-parallelism-"))
     runs: dict[str, list[dict]] = {}
     for repeat in range(repeats):
