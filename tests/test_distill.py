@@ -158,6 +158,21 @@ def test_distill_trains_the_student_and_refuses_another_vocabulary(teacher):
         distill(student, teacher, ids, ids, config, DistillConfig(hidden_weight=1.0))
 
 
+def test_distilling_and_initialising_leave_the_teacher_in_its_mode(teacher):
+    ids = torch.randint(0, 64, (500,), generator=torch.Generator().manual_seed(0))
+    teacher.train()
+    init_from_teacher(teacher, half_size(TEACHER), calibration_batch(ids, 16))  # ranks the teacher's channels
+    assert teacher.training
+    config = TrainConfig(steps=2, batch_size=4, block_size=16, warmup_steps=1, eval_interval=2, eval_batches=1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*below the energy tracker's resolution")
+        distill(GPT(half_size(TEACHER)), teacher, ids, ids, config, progress=False)
+    assert teacher.training
+    teacher.eval()
+    init_from_teacher(teacher, half_size(TEACHER), calibration_batch(ids, 16))
+    assert not teacher.training
+
+
 def test_distillation_under_torchrun_is_refused_with_the_reason(teacher, monkeypatch):
     from greenlab.training import distributed
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from greenlab.foundations.energy import count_flops
-from greenlab.models.gpt import GPT, ATTENTION, GPTConfig, KVCache, causal_mask, math_attention, register_attention, \
-    sample, sdpa_attention
+from greenlab.models.gpt import GPT, ATTENTION, SPARSE_KERNELS, GPTConfig, KVCache, causal_mask, math_attention, \
+    register_attention, sample, sdpa_attention
 
 SMALL = GPTConfig(vocab_size=97, block_size=24, n_layer=2, n_head=4, n_embd=32)
 
@@ -112,6 +112,32 @@ def test_flops_per_token_matches_pytorchs_counter(attention):
     _, counted = count_flops(lambda: model(ids))  # sdpa: the CPU's fused kernel, counted by greenlab's energy module
     assert counted == model.flops_per_token(24) * ids.numel()
     assert model.flops_per_token(24, training=True) == 3 * model.flops_per_token(24)
+
+
+def test_a_registered_kernel_counts_only_the_window_when_it_is_sparse():
+    def flops(attention):
+        return GPT(GPTConfig(**{**SMALL.to_dict(), "attention": attention, "window": 6})).flops_per_token(24)
+
+    linear = 2 * (32 * 96 + 32 * 32 + 32 * 128 + 128 * 32) + 97 * 32  # SMALL's linear weights, the head included
+    dense, windowed = 2 * linear + 4 * 2 * 24 * 32, 2 * linear + 4 * 2 * 6 * 32  # keys: the context, or the window
+    assert {name: flops(name) for name in ("math", "sdpa", "blocked", "flex")} == \
+        {"math": dense, "sdpa": dense, "blocked": windowed, "flex": windowed}
+    try:
+        register_attention("skips", sdpa_attention, sparse=True)
+        register_attention("masks", sdpa_attention, sparse=False)
+        assert (flops("skips"), flops("masks")) == (windowed, dense)
+        register_attention("skips", sdpa_attention)  # registered again, dense
+        assert flops("skips") == dense
+    finally:
+        for name in ("skips", "masks"):
+            ATTENTION.pop(name, None)
+            SPARSE_KERNELS.discard(name)
+
+
+def test_register_attention_refuses_a_sparse_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="sparse must be True or False for attention 'mine', got 'yes'"):
+        register_attention("mine", sdpa_attention, sparse="yes")
+    assert "mine" not in ATTENTION
 
 
 def test_kv_cache_gives_the_same_logits(model):

@@ -45,8 +45,8 @@ def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = N
                     record: bool = True) -> GenerationCost:
     """Generate `new_tokens` tokens for `batch_size` sequences (greedy, with the KV cache) again and again for at
     least `min_seconds` (long enough for the energy tracker), measured. Recorded in the ledger as an inference
-    row of model `name`, with its quality when given, which `ledger.models()` compares."""
-    model.eval()
+    row of model `name`, with its quality when given, which `ledger.models()` compares. `generate` runs in eval
+    mode (no dropout) and gives the model back in the mode it came in."""
     prompt = torch.randint(0, model.config.vocab_size, (batch_size, prompt_tokens),
                            generator=torch.Generator().manual_seed(0)).to(model.wte.weight.device)
     model.generate(prompt, 4, temperature=0)  # warm-up

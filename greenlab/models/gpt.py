@@ -7,7 +7,8 @@
 Attention is pluggable: `GPTConfig.attention` names a function of (q, k, v, window) in `ATTENTION`. All give the
 same result: "math", written out step by step for teaching; "sdpa", PyTorch's fused `scaled_dot_product_attention`;
 and for a sliding window (`GPTConfig.window`: each token sees only that many recent tokens) the sparse kernels of
-`greenlab.models.attention`, "blocked" and "flex". `register_attention` adds more.
+`greenlab.models.attention`, "blocked" and "flex". `register_attention` adds more (sparse=True for a kernel that
+skips the pairs outside the window, as those two do: `GPT.flops_per_token` counts only the window for it).
 """
 
 from __future__ import annotations
@@ -58,20 +59,32 @@ def _needs_window(kernel: Callable) -> AttentionFn:
     return attend
 
 
-SPARSE_KERNELS = ("blocked", "flex")  # they skip the pairs outside the window; the others compute and mask them
-ATTENTION: dict[str, AttentionFn] = {"math": math_attention, "sdpa": sdpa_attention,
-                                     "blocked": _needs_window(sliding_window_attention),
-                                     "flex": _needs_window(flex_sliding_window)}
+ATTENTION: dict[str, AttentionFn] = {}
+SPARSE_KERNELS: set[str] = set()  # they skip the pairs outside the window; the others compute and mask them
 
 
-def register_attention(name: str, fn: AttentionFn) -> None:
-    """Make `fn(q, k, v, window) -> y` available as `GPTConfig(attention=name)`; window None means dense causal. A name
-    that is not text, or an `fn` that cannot be called, is refused now rather than inside a model's forward pass."""
+def register_attention(name: str, fn: AttentionFn, sparse: bool = False) -> None:
+    """Make `fn(q, k, v, window) -> y` available as `GPTConfig(attention=name)`; window None means dense causal.
+    `sparse`: the kernel skips the pairs outside the window, so `GPT.flops_per_token` counts only the window's keys.
+    A name that is not text, an `fn` that cannot be called or a `sparse` that is not a bool is refused now rather
+    than inside a model's forward pass."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"an attention's name must be a non-empty string, got {name!r}")
     if not callable(fn):
         raise TypeError(f"attention {name!r} must be a function (q, k, v, window) -> y, got {fn!r}")
+    if not isinstance(sparse, bool):
+        raise TypeError(f"sparse must be True or False for attention {name!r}, got {sparse!r}")
     ATTENTION[name] = fn
+    if sparse:
+        SPARSE_KERNELS.add(name)
+    else:
+        SPARSE_KERNELS.discard(name)
+
+
+register_attention("math", math_attention)
+register_attention("sdpa", sdpa_attention)
+register_attention("blocked", _needs_window(sliding_window_attention), sparse=True)
+register_attention("flex", _needs_window(flex_sliding_window), sparse=True)
 
 
 @dataclass(frozen=True)
@@ -251,7 +264,7 @@ class GPT(nn.Module):
         2 FLOPs per weight of every linear layer (the head included), plus attention's two products,
         scores q·k and the weighted sum of v: 2 · 2 · keys · n_embd per layer. The dense paths ("math", "sdpa")
         compute the full square even with a window (they mask it), so keys = `context`; the sparse kernels
-        ("blocked", "flex") read `window` keys per token.
+        ("blocked", "flex", and any registered with sparse=True) read `window` keys per token.
         """
         c = self.config
         context = check_whole("context", context or c.block_size)

@@ -109,8 +109,8 @@ def sparse_attention(teacher: _Teacher, scale: Scale, progress: bool) -> str:
         windowed = zoo.load("sliding-window", progress=progress).model
         quality = teacher.quality(windowed)
         generation_cost(windowed, "sliding-window (notebook 03)", quality)
-        text += (f"\n\nThe reference recipe with a 32-token window: {quality:.3f} bits/char against "
-                 f"{teacher.bits_per_char:.3f} dense.")
+        text += (f"\n\nThe reference recipe with a {windowed.config.window}-token window: {quality:.3f} bits/char "
+                 f"against {teacher.bits_per_char:.3f} dense.")
     return text
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from greenlab.foundations.data import random_batch
 from greenlab.foundations.settings import check_number, device
-from greenlab.models.gpt import GPT, GPTConfig
+from greenlab.models.gpt import GPT, GPTConfig, evaluating
 from greenlab.training import distributed
 from greenlab.training.train import TrainConfig, TrainResult, train
 
@@ -124,7 +124,8 @@ def _importance(teacher: GPT, calibration_ids: torch.Tensor) -> dict[str, list[t
             lambda module, inputs: seen["neurons"].append(inputs[0].abs().mean(dim=(0, 1)))))
     try:
         ids = calibration_ids.to(teacher.wte.weight.device)
-        seen["residual"].append(teacher.eval().hidden_states(ids).abs().mean(dim=(0, 1)))
+        with evaluating(teacher):
+            seen["residual"].append(teacher.hidden_states(ids).abs().mean(dim=(0, 1)))
     finally:
         for hook in hooks:
             hook.remove()
@@ -205,7 +206,6 @@ def distill(student: GPT, teacher: GPT, train_ids: torch.Tensor, val_ids: torch.
     if distillation.hidden_weight and student.config.n_embd != teacher.config.n_embd:
         raise ValueError(f"hidden_weight > 0 compares hidden states, which needs equal widths (student "
                          f"{student.config.n_embd}, teacher {teacher.config.n_embd})")
-    teacher.eval()
 
     def loss_fn(model: GPT, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -219,4 +219,5 @@ def distill(student: GPT, teacher: GPT, train_ids: torch.Tensor, val_ids: torch.
         return loss
 
     teacher.to(device())  # where train() puts the student
-    return train(student, train_ids, val_ids, config, label=label, progress=progress, loss_fn=loss_fn)
+    with evaluating(teacher):  # no dropout in the targets; the teacher's own mode again afterwards
+        return train(student, train_ids, val_ids, config, label=label, progress=progress, loss_fn=loss_fn)
