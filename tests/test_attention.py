@@ -1,8 +1,11 @@
+from contextlib import contextmanager
+
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from greenlab.foundations.energy import count_flops
+from greenlab.foundations.energy import Measurement, count_flops
 from greenlab.models.attention import (attention_flops, block_sparse, causal, check_mask, default_block, density,
                                        dilated, flex_sliding_window, global_tokens, masked_dense_attention,
                                        random_blocks, sliding_window, sliding_window_attention, strided)
@@ -98,12 +101,16 @@ def test_flex_attention_forward_equals_masked_dense():
     assert torch.allclose(got, masked_dense_attention(q, k, v, causal(300, window=50, n_global=2)), atol=1e-5)
 
 
-def test_flex_attention_in_training_on_cpu_falls_back_with_a_message():
-    q, k, v = qkv(1, 1, 40, 8, grad=True)
+def test_flex_attention_in_training_on_cpu_falls_back_with_a_message_to_the_same_numbers():
+    flex, dense = qkv(1, 2, 40, 8, grad=True), qkv(1, 2, 40, 8, grad=True)
     with pytest.warns(UserWarning, match="no backward pass on CPU.*blocked sliding-window kernel"):
-        y = flex_sliding_window(q, k, v, window=8)
-    y.sum().backward()
-    assert q.grad is not None
+        got = flex_sliding_window(*flex, window=8, n_global=2)
+    expected = masked_dense_attention(*dense, causal(40, window=8, n_global=2))
+    assert torch.allclose(got, expected, atol=1e-5)
+    got.pow(2).sum().backward()
+    expected.pow(2).sum().backward()
+    for a, b in zip(flex, dense):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5)
 
 
 @pytest.mark.parametrize("call, message", [
@@ -173,18 +180,70 @@ def test_peak_memory_sees_a_large_allocation():
     assert peak_memory_mib(lambda: torch.ones(64, 2**20).sum()) >= 200  # 256 MiB of float32, touched
 
 
-def test_scaling_comparisons_cover_every_kernel():
-    from greenlab.experiments.attention_scaling import compare_energy, compare_memory, compare_times, ratios
+def test_compare_times_keeps_the_fastest_call_of_each_kernel_doing_its_own_work(monkeypatch):
+    from greenlab.experiments import attention_scaling
 
-    both = compare_times([64, 128], window=32, heads=1, head_dim=8, rounds=1)
-    assert set(both) == {"causal SDPA", "masked dense", "blocked"}  # no backward pass for FlexAttention on a CPU
-    assert set(ratios(both)) == {"masked dense", "blocked"} and all(t > 0 for t in both["blocked"].values())
-    forward = compare_times([64], window=32, heads=1, head_dim=8, backward=False, rounds=1)
-    assert "flex" in forward
-    energy, method = compare_energy([64], window=32, heads=1, head_dim=8, min_seconds=0.05)
-    assert set(energy) == {"causal SDPA", "masked dense", "blocked"} and energy["blocked"][64] >= 0 and method
-    memory = compare_memory([256], window=32, heads=1, head_dim=8)
-    assert set(memory) == {"causal SDPA", "masked dense", "blocked"} and list(memory["blocked"]) == [256]
+    length, window = 128, 32
+    q, k, v = qkv(1, 1, length, 8, grad=True)
+    own_work = {"causal SDPA": lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                "masked dense": lambda: masked_dense_attention(q, k, v, causal(length, window=window)),
+                "blocked": lambda: sliding_window_attention(q, k, v, window)}
+    timed = []
+
+    def injected_seconds(calls, rounds):
+        timed.append((list(calls), rounds, {name: count_flops(calls[name])[1] for name in own_work}))
+        return {name: [3.0 + i, 1.0 + i, 2.0 + i] for i, name in enumerate(calls)}
+
+    monkeypatch.setattr(attention_scaling, "interleaved_seconds", injected_seconds)
+    both = attention_scaling.compare_times([length], window=window, heads=1, head_dim=8, rounds=3)
+    assert both == {"causal SDPA": {length: 1.0}, "masked dense": {length: 2.0}, "blocked": {length: 3.0}}
+    attention_scaling.compare_times([length], window=window, heads=1, head_dim=8, backward=False, rounds=3)
+    (trained, trained_rounds, trained_flops), (forward, forward_rounds, forward_flops) = timed
+    assert trained == list(own_work) and forward == list(own_work) + ["flex"]  # FlexAttention: no backward on a CPU
+    assert trained_rounds == forward_rounds == 3
+    assert forward_flops == {name: count_flops(work)[1] for name, work in own_work.items()}
+    assert trained_flops == {name: count_flops(lambda: work().sum().backward())[1] for name, work in own_work.items()}
+
+
+def test_ratios_are_the_baselines_cost_over_each_kernels():
+    from greenlab.experiments.attention_scaling import ratios
+
+    seconds = {"causal SDPA": {64: 2.0, 128: 6.0}, "blocked": {64: 4.0, 128: 2.0}, "masked dense": {64: 1.0}}
+    assert ratios(seconds) == {"blocked": {64: 0.5, 128: 3.0}, "masked dense": {64: 2.0}}
+
+
+def test_compare_energy_divides_each_measured_block_by_its_calls(monkeypatch):
+    from greenlab.experiments import attention_scaling
+
+    blocks = []
+
+    @contextmanager
+    def injected_measure(label, **options):
+        m = Measurement(label, "USA", method="injected")
+        blocks.append((label, options))
+        yield m
+        m.energy_kwh = 3 * len(blocks) / 3.6e6  # the n-th block: 3n joules
+
+    monkeypatch.setattr(attention_scaling, "measure", injected_measure)
+    monkeypatch.setattr(attention_scaling, "repeat_for", lambda work, min_seconds: (work() + work() + work(), 0.1))
+    joules, method = attention_scaling.compare_energy([64, 128], window=32, heads=1, head_dim=8, min_seconds=0.05)
+    names = ["causal SDPA", "masked dense", "blocked"]
+    assert blocks == [(f"attention {name}, L={length}", {"record": False}) for length in (64, 128) for name in names]
+    expected = {name: {64: i + 1.0, 128: i + 4.0} for i, name in enumerate(names)}  # 3n joules over 3 calls
+    assert joules == {name: pytest.approx(row) for name, row in expected.items()} and method == "injected"
+
+
+def test_compare_memory_finds_a_length_squared_array_only_in_the_masked_dense_kernel():
+    from greenlab.experiments.attention_scaling import compare_memory
+
+    memory = compare_memory([1024], window=32, heads=1, head_dim=8)
+    assert list(memory) == ["causal SDPA", "masked dense", "blocked"] and all(list(row) == [1024]
+                                                                             for row in memory.values())
+    if memory["blocked"][1024] is None:  # no peak-memory counter on this system
+        return
+    square_mib = 1024 * 1024 * 4 / 2**20  # the masked kernel's mask, as 1024 × 1024 float32 additive scores
+    blocked_mib = 1024 * (32 + 32) * 4 / 2**20  # the blocked kernel's: a band of window + block keys per query
+    assert memory["masked dense"][1024] >= square_mib and memory["blocked"][1024] < 4 * blocked_mib
 
 
 def test_the_zoo_has_the_sliding_window_twin_of_the_reference():

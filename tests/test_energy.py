@@ -96,6 +96,24 @@ def test_scope_is_process_or_machine(cache):
             pass
 
 
+def test_machine_scope_has_the_tracker_read_the_whole_machine_and_the_default_this_process(cache, monkeypatch):
+    trackers = []
+    start_tracker = energy._start_tracker
+    monkeypatch.setattr(energy, "_start_tracker", lambda *args: trackers.append(start_tracker(*args)) or trackers[-1])
+    with energy.measure("whole machine", scope="machine", record=False) as machine:
+        pass
+    with energy.measure("this process", record=False) as process:
+        pass
+    # codecarbon's CPU and RAM models read the load and memory of the machine, or of this process and its children
+    modes = [(tracker.final_emissions_data.tracking_mode,
+              {hardware._tracking_mode for hardware in tracker._hardware if hasattr(hardware, "_tracking_mode")})
+             for tracker in trackers]
+    assert modes == [("machine", {"machine"}), ("process", {"process"})]
+    for tracker, m in zip(trackers, (machine, process)):
+        assert m.available and m.energy_kwh == tracker.final_emissions_data.energy_consumed
+    assert ledger.load().empty
+
+
 def test_static_and_dynamic_parts_add_up_to_the_total():
     m = energy.Measurement("split", "USA", duration_s=10.0, energy_kwh=30 / 3.6e6, cpu_kwh=8 / 3.6e6,
                            ram_kwh=20 / 3.6e6, gpu_kwh=2 / 3.6e6, co2eq_kg=1e-6, available=True)

@@ -23,13 +23,23 @@ def test_plot_tokens_draws_one_box_per_token():
     assert "␣cat" in texts and "↵" in texts and "3" in texts
 
 
-def test_plot_attention_with_one_head():
+def test_plot_attention_draws_each_heads_weights_of_the_chosen_layer():
     import torch
 
     from greenlab.presentation.plots import plot_attention
 
-    figure = plot_attention(torch.full((1, 1, 3, 3), 1 / 3), ["a", "b", "c"], layer=0)
-    assert len(figure.axes) == 1
+    maps = torch.arange(2 * 2 * 3 * 3, dtype=torch.float32).view(2, 2, 3, 3) / 36  # (layer, head, query, key)
+    figure = plot_attention(maps, ["a", " b", "\n"], layer=1)
+    assert len(figure.axes) == 2
+    for head, ax in enumerate(figure.axes):
+        assert [image.get_array().tolist() for image in ax.images] == [maps[1, head].tolist()]
+        assert ax.images[0].get_clim() == (0, 1) and ax.get_title() == f"layer 1, head {head}"
+        assert [label.get_text() for label in ax.get_xticklabels()] == ["a", "␣b", "↵"]
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["a", "␣b", "↵"]
+    assert [label.get_text() for label in figure.axes[1].get_yticklabels()] == [""] * 3  # rows named once
+    uniform = torch.full((1, 1, 3, 3), 1 / 3)
+    one_head = plot_attention(uniform, ["a", "b", "c"], layer=0)
+    assert [image.get_array().tolist() for ax in one_head.axes for image in ax.images] == [uniform[0, 0].tolist()]
 
 
 def test_tokens_html_escapes_and_shows_ids():

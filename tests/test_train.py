@@ -3,8 +3,10 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from greenlab.foundations import ledger
+from greenlab.foundations.energy import count_flops
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training import train as train_module
 from greenlab.training.train import (MAX_STEPS, ConfigError, MuonWithAdamW, TrainConfig, bfloat16_speedup,
@@ -60,11 +62,13 @@ def test_same_seed_same_losses(cache):
     assert [v["val_loss"] for v in first.validation] == [v["val_loss"] for v in second.validation]
 
 
-def test_flops_are_counted_for_every_step(cache):
+def test_flops_are_counted_for_every_step_and_every_evaluation(cache):
     _, result = _trained()
-    # the model's matrix work per step: the head's forward (2·B·T·32·V) and backward (twice that)
-    head_flops_per_step = 3 * 2 * SMALL.batch_size * SMALL.block_size * 32 * VOCAB
-    assert result.measurement.flops >= head_flops_per_step * SMALL.steps
+    # the bigram's only matrix product is its head: 2·B·T·32·V FLOPs forward, twice that backward
+    head_forward = 2 * SMALL.batch_size * SMALL.block_size * 32 * VOCAB
+    training = 3 * head_forward * SMALL.steps
+    evaluation = head_forward * SMALL.eval_batches * len(result.validation)  # forward only, at steps 10, 20, 30
+    assert result.measurement.flops == training + evaluation
 
 
 def test_learning_rate_warms_up_then_decays():
@@ -146,9 +150,45 @@ def test_auto_precision_takes_bfloat16_only_where_it_is_faster(cache, monkeypatc
     assert train(Bigram(), *_ids(), config, label="bigram", progress=False).precision == expected
 
 
-def test_bfloat16_speedup_is_a_measured_ratio():
-    assert 0 < bfloat16_speedup("cpu") < 100
-    assert bfloat16_speedup("cpu") == bfloat16_speedup("cpu")  # measured once per process: the same number
+@pytest.fixture
+def unmeasured_speedup():
+    """bfloat16_speedup with nothing remembered before or after the test (it measures once per process)."""
+    bfloat16_speedup.cache_clear()
+    yield bfloat16_speedup
+    bfloat16_speedup.cache_clear()
+
+
+class _DtypesSeen(TorchFunctionMode):
+    """Collects the dtypes of the tensors that torch functions receive inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.dtypes = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.dtypes.update(arg.dtype for arg in args if isinstance(arg, torch.Tensor))
+        return func(*args, **(kwargs or {}))
+
+
+def _work_of(fn) -> tuple[int, set[torch.dtype]]:
+    """The FLOPs `fn()` performs, and the dtypes of the tensors it hands to torch."""
+    with _DtypesSeen() as seen:
+        _, flops = count_flops(fn)
+    return flops, seen.dtypes
+
+
+def test_bfloat16_speedup_is_float32s_time_over_bfloat16s_on_one_product(monkeypatch, unmeasured_speedup):
+    timed = []
+
+    def injected_seconds(functions, rounds):
+        timed.append((rounds, {name: _work_of(fn) for name, fn in functions.items()}))
+        return {"float32": 3.0, "bfloat16": 1.5}
+
+    monkeypatch.setattr(train_module, "median_seconds", injected_seconds)
+    assert unmeasured_speedup("cpu") == 2.0
+    assert unmeasured_speedup("cpu") == 2.0  # measured once per process: the second call times nothing
+    product = 2 * 2048 * 128 * 512  # the 2048×128 by 128×512 product, in each precision
+    assert timed == [(21, {"float32": (product, {torch.float32}), "bfloat16": (product, {torch.bfloat16})})]
 
 
 def test_text_bits_per_character_counts_every_token_once():
