@@ -2,8 +2,8 @@ import datetime
 
 import pytest
 
-from greenlab.foundations.tasks import (PairVocabulary, distinct_draws, load_task, number_to_words, pig_latin,
-                            written_date)
+from greenlab.foundations.tasks import (PairVocabulary, Pairs, distinct_draws, load_task, number_to_words,
+                                        pig_latin, written_date)
 
 
 @pytest.mark.parametrize("number, words", [
@@ -71,10 +71,38 @@ def test_teacher_forcing_batch():
     task = load_task("numbers", train=50)
     vocabulary = PairVocabulary(task.train)
     src, decoder_input, labels = vocabulary.batch(["12", "7"], ["twelve", "seven"])
-    assert src.tolist()[1] == [*vocabulary.encode("7"), vocabulary.PAD]
-    assert decoder_input.tolist()[0] == [vocabulary.BOS, *vocabulary.encode("twelve")]
-    assert labels.tolist()[1] == [*vocabulary.encode("seven"), vocabulary.EOS, vocabulary.PAD]
+    assert src.tolist()[1] == [*vocabulary.encode("7"), vocabulary.pad_id]
+    assert decoder_input.tolist()[0] == [vocabulary.bos_id, *vocabulary.encode("twelve")]
+    assert labels.tolist()[1] == [*vocabulary.encode("seven"), vocabulary.eos_id, vocabulary.pad_id]
     assert vocabulary.decode(labels[1].tolist()) == "seven"
-    assert vocabulary.encode("§") == [vocabulary.UNK]
+    assert vocabulary.encode("§") == [vocabulary.unk_id]
     with pytest.raises(ValueError, match="2 sources but 1 targets"):
         vocabulary.batch(["1", "2"], ["one"])
+
+
+def test_the_default_layout_puts_the_special_tokens_first():
+    vocabulary = PairVocabulary(Pairs(["ba"], ["c"]))
+    assert vocabulary.itos == ["<pad>", "<s>", "</s>", "<unk>", "a", "b", "c"]
+    ids = (vocabulary.pad_id, vocabulary.bos_id, vocabulary.eos_id, vocabulary.unk_id)
+    assert ids == (PairVocabulary.PAD, PairVocabulary.BOS, PairVocabulary.EOS, PairVocabulary.UNK) == (0, 1, 2, 3)
+
+
+def test_a_vocabulary_lays_out_its_special_tokens_where_a_model_wants_them():
+    vocabulary = PairVocabulary(Pairs(["ba", "a"], ["c", "cc"]), pad_id=5, bos_id=0, unk_id=6)
+    assert vocabulary.itos == ["<s>", "a", "</s>", "b", "c", "<pad>", "<unk>"]  # the characters in order around them
+    assert (vocabulary.pad_id, vocabulary.bos_id, vocabulary.eos_id, vocabulary.unk_id) == (5, 0, 2, 6)
+    src, decoder_input, labels = vocabulary.batch(["ba", "a"], ["c", "cc"])
+    assert src.tolist() == [[3, 1], [1, 5]]
+    assert decoder_input.tolist() == [[0, 4, 5], [0, 4, 4]]
+    assert labels.tolist() == [[4, 2, 5], [4, 4, 2]]
+    assert vocabulary.encode("a§") == [1, 6]
+    assert vocabulary.decode([0, 1, 3, 6, 2, 5]) == "ab"  # every special token dropped, none of the characters
+
+
+@pytest.mark.parametrize("ids, message", [
+    ({"pad_id": 7}, "pad_id must be a whole number from 0 to 6 \\(an id of the 7 tokens\\), got 7"),
+    ({"unk_id": -1}, "unk_id must be a whole number from 0 to 6"), ({"bos_id": 1.0}, "bos_id .* got 1.0"),
+    ({"eos_id": 0}, "the special tokens need distinct ids, got pad_id=0, bos_id=1, eos_id=0, unk_id=3")])
+def test_bad_special_ids_are_named(ids, message):
+    with pytest.raises(ValueError, match=message):
+        PairVocabulary(Pairs(["ba"], ["c"]), **ids)

@@ -168,13 +168,29 @@ def load_task(name: str = "numbers", train: int | None = None, validation: int =
 
 class PairVocabulary:
     """Characters shared by sources and targets, plus the special tokens a sequence-to-sequence model needs:
-    padding, the decoder's start, the end of a target, and unknown characters."""
+    padding, the decoder's start, the end of a target, and unknown characters.
 
-    PAD, BOS, EOS, UNK = 0, 1, 2, 3
+    The special tokens take the ids `pad_id`, `bos_id`, `eos_id` and `unk_id` (by default the class's `PAD`, `BOS`,
+    `EOS` and `UNK`: 0 to 3) and the characters the other ids, in sorted order. A model reads and writes the same
+    ids (`Seq2SeqConfig.pad_id` and the others), so a vocabulary for a model that places them elsewhere is laid out
+    to match it.
+    """
+
+    PAD, BOS, EOS, UNK = 0, 1, 2, 3  # the default layout
     SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 
-    def __init__(self, pairs: Pairs):
-        self.itos = [*self.SPECIALS, *sorted(set("".join(pairs.sources) + "".join(pairs.targets)))]
+    def __init__(self, pairs: Pairs, *, pad_id: int = PAD, bos_id: int = BOS, eos_id: int = EOS, unk_id: int = UNK):
+        characters = sorted(set("".join(pairs.sources) + "".join(pairs.targets)))
+        size = len(self.SPECIALS) + len(characters)
+        ids = {name: check_whole(name, value, 0, size - 1, why=f"an id of the {size} tokens")
+               for name, value in {"pad_id": pad_id, "bos_id": bos_id, "eos_id": eos_id, "unk_id": unk_id}.items()}
+        if len(set(ids.values())) < len(ids):
+            raise ValueError(f"the special tokens need distinct ids, got "
+                             f"{', '.join(f'{name}={value}' for name, value in ids.items())}")
+        self.pad_id, self.bos_id, self.eos_id, self.unk_id = ids.values()
+        slots = iter(characters)
+        special_at = dict(zip(ids.values(), self.SPECIALS))
+        self.itos = [special_at[i] if i in special_at else next(slots) for i in range(size)]
         self.stoi = {ch: i for i, ch in enumerate(self.itos)}
 
     @property
@@ -182,11 +198,12 @@ class PairVocabulary:
         return len(self.itos)
 
     def encode(self, text: str) -> list[int]:
-        return [self.stoi.get(ch, self.UNK) for ch in text]
+        return [self.stoi.get(ch, self.unk_id) for ch in text]
 
     def decode(self, ids: list[int]) -> str:
         """The characters of `ids`; special tokens are dropped."""
-        return "".join(self.itos[i] for i in ids if i >= len(self.SPECIALS))
+        specials = {self.pad_id, self.bos_id, self.eos_id, self.unk_id}
+        return "".join(self.itos[i] for i in ids if i not in specials)
 
     def tokens(self, text: str) -> list[str]:
         return [self.itos[i] for i in self.encode(text)]
@@ -200,11 +217,11 @@ class PairVocabulary:
         target_ids = [self.encode(t) for t in targets]
         width = max(map(len, source_ids))
         length = max(map(len, target_ids)) + 1
-        src = torch.full((len(sources), width), self.PAD)
-        decoder_input = torch.full((len(targets), length), self.PAD)
-        labels = torch.full((len(targets), length), self.PAD)
+        src = torch.full((len(sources), width), self.pad_id)
+        decoder_input = torch.full((len(targets), length), self.pad_id)
+        labels = torch.full((len(targets), length), self.pad_id)
         for row, (s, t) in enumerate(zip(source_ids, target_ids)):
             src[row, :len(s)] = torch.tensor(s, dtype=torch.long)
-            decoder_input[row, :len(t) + 1] = torch.tensor([self.BOS, *t], dtype=torch.long)
-            labels[row, :len(t) + 1] = torch.tensor([*t, self.EOS], dtype=torch.long)
+            decoder_input[row, :len(t) + 1] = torch.tensor([self.bos_id, *t], dtype=torch.long)
+            labels[row, :len(t) + 1] = torch.tensor([*t, self.eos_id], dtype=torch.long)
         return src, decoder_input, labels

@@ -51,11 +51,23 @@ if TYPE_CHECKING:
 SPECIAL_IDS = ("pad_id", "bos_id", "eos_id")
 
 
+def check_special_ids(owner: str, vocab_size: int, pad_id: object, bos_id: object, eos_id: object) -> dict[str, int]:
+    """The ids of padding, <s> and </s> as Python ints, by name: each a token id of the vocabulary, and </s> apart
+    from the other two, since generation stops at it. A bad one is a ValueError naming `owner`'s field."""
+    ids = {name: check_whole(f"{owner}.{name}", value, 0, vocab_size - 1, why="a token id")
+           for name, value in zip(SPECIAL_IDS, (pad_id, bos_id, eos_id))}
+    if ids["eos_id"] in (ids["pad_id"], ids["bos_id"]):
+        raise ValueError(f"{owner}.eos_id={ids['eos_id']} must differ from pad_id={ids['pad_id']} and "
+                         f"bos_id={ids['bos_id']}: generation stops at it")
+    return ids
+
+
 @dataclass(frozen=True)
 class Seq2SeqConfig:
     """The shape of an encoder–decoder; a bad value is a ValueError naming the field, and counts are kept as Python
     ints (a NumPy count included), so that the config saves as JSON. The defaults are course size: a character
-    vocabulary (`greenlab.foundations.tasks.PairVocabulary`: pad 0, <s> 1, </s> 2), 2 + 2 layers."""
+    vocabulary (`greenlab.foundations.tasks.PairVocabulary`'s default layout: pad 0, <s> 1, </s> 2), 2 + 2
+    layers."""
 
     vocab_size: int = 100  # one vocabulary for sources and targets, special tokens included
     d_model: int = 128
@@ -74,12 +86,9 @@ class Seq2SeqConfig:
         for name in ("vocab_size", "d_model", "n_head", "n_encoder_layer", "n_decoder_layer", "d_ff",
                      "max_source_len", "max_target_len"):
             object.__setattr__(self, name, check_whole(f"Seq2SeqConfig.{name}", getattr(self, name)))
-        for name in SPECIAL_IDS:
-            object.__setattr__(self, name, check_whole(f"Seq2SeqConfig.{name}", getattr(self, name), 0,
-                                                       self.vocab_size - 1, why="a token id"))
-        if self.eos_id in (self.pad_id, self.bos_id):
-            raise ValueError(f"Seq2SeqConfig.eos_id={self.eos_id} must differ from pad_id={self.pad_id} and "
-                             f"bos_id={self.bos_id}: generation stops at it")
+        ids = check_special_ids("Seq2SeqConfig", self.vocab_size, **{name: getattr(self, name) for name in SPECIAL_IDS})
+        for name, value in ids.items():
+            object.__setattr__(self, name, value)
         if self.d_model % self.n_head:
             raise ValueError(f"Seq2SeqConfig.d_model={self.d_model} is not divisible by n_head={self.n_head}: "
                              f"each head gets d_model / n_head dimensions")

@@ -1,11 +1,14 @@
-"""One small training loop for causal language models, used by every notebook.
+"""The course's one training loop (`training_loop`), and `train`, which trains causal language models in it.
 
-A model here is any `torch.nn.Module` that maps token ids (batch, time) to logits (batch, time, vocab).
-The loop: AdamW (no weight decay on biases and norms), or Muon on the linear layers with AdamW on the rest,
-linear warmup then cosine decay, gradient clipping, optional bfloat16 autocast (mixed precision),
-periodic validation loss and perplexity, a progress bar with the live loss, fixed seeds (same seed, same
-model => the same losses on one machine), and the whole run measured by `greenlab.foundations.energy` — time, energy,
-CO2eq and FLOPs — into the green ledger. Checkpoints: `greenlab.foundations.checkpoints` (safetensors, never pickles).
+The loop is given the batches, the loss and the validation, and brings what every run shares: AdamW (no weight decay
+on biases and norms), or Muon on the linear layers with AdamW on the rest, linear warmup then cosine decay, gradient
+clipping, optional bfloat16 autocast (mixed precision), periodic validation loss and perplexity, a progress bar with
+the live loss, fixed seeds (same seed, same model => the same losses on one machine), and the whole run measured by
+`greenlab.foundations.energy` — time, energy, CO2eq and FLOPs — into the green ledger. `train` (GPTs, distillation
+with its own loss, the probe models) and `greenlab.training.translate.train_translator` are its short callers.
+
+For `train`, a model is any `torch.nn.Module` that maps token ids (batch, time) to logits (batch, time, vocab).
+Checkpoints: `greenlab.foundations.checkpoints` (safetensors, never pickles).
 
 The same loop runs unchanged under torchrun: started as N processes, it trains one model with data parallelism
 (`greenlab.training.distributed`: each rank a slice of every batch, gradients averaged by DistributedDataParallel), with
@@ -228,7 +231,8 @@ class TrainResult:
         return self.validation[-1]["val_loss"]
 
 
-LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+Batch = tuple[torch.Tensor, ...]  # one step's tensors, every one with a row per example: (inputs, targets), ...
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]  # a GPT's: (model, inputs, targets)
 
 
 def evaluates_after(step: int, config: TrainConfig) -> bool:
@@ -236,75 +240,124 @@ def evaluates_after(step: int, config: TrainConfig) -> bool:
     return (step + 1) % config.eval_interval == 0 or step == config.steps - 1
 
 
-def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
-          *, label: str = "training run", progress: bool = True,
-          loss_fn: LossFn = language_model_loss) -> TrainResult:
-    """Train `model` in place on `train_ids`, validating on `val_ids`; measured and recorded in the ledger.
-    `loss_fn(model, inputs, targets)` is what the steps minimise (distillation brings its own); validation
-    always reports the plain next-token cross-entropy.
+def _checked_batch(batch: object, step: int, batch_size: int) -> Batch:
+    """`batch_at(step)`'s batch, refused by name unless it is a tuple of tensors with `batch_size` rows each: the
+    rows are what the ranks share out."""
+    if not (isinstance(batch, tuple) and batch and all(isinstance(t, torch.Tensor) for t in batch)):
+        raise TypeError(f"batch_at({step}) must return a non-empty tuple of tensors, got {type(batch).__name__}")
+    if any(t.dim() == 0 or len(t) != batch_size for t in batch):
+        raise ValueError(f"batch_at({step}) returned tensors of shapes {[tuple(t.shape) for t in batch]}; each must "
+                         f"have TrainConfig.batch_size={batch_size} rows")
+    return batch
 
-    Under torchrun, every rank calls `train` alike; the model is then trained by all of them together, and every
-    rank returns the same losses (those of the global batches) and validation losses (rank 0's)."""
-    check_token_ids(train_ids, config.block_size)
-    check_token_ids(val_ids, config.block_size)
+
+def training_loop(model: torch.nn.Module, config: TrainConfig, *, batch_at: Callable[[int], Batch],
+                  loss_fn: Callable[..., torch.Tensor], validate: Callable[[], float],
+                  batch_flops: Callable[[Batch], float] | None = None, label: str = "training run",
+                  progress: bool = True) -> TrainResult:
+    """Train `model` in place, as `config` says, on the batches, loss and validation it is given; measured and
+    recorded in the ledger. Every model of the course trains here (`train`, `train_translator`, distillation).
+
+    - `batch_at(step)`: the step's whole batch, drawn in step order, with `config.batch_size` rows per tensor;
+    - `loss_fn(model, *batch)`: what the step minimises, on this process's rows, moved to the device; `model` is the
+      module to call (under torchrun, its DistributedDataParallel wrapper);
+    - `validate()`: the validation loss, every `eval_interval` steps and after the last, always in float32;
+    - `batch_flops(batch)`: the FLOPs of a step on a whole batch, counted by formula where the steps' shapes differ.
+      Without it, PyTorch's FLOP counter counts the first step and the first validation, and every other step and
+      validation is taken to cost the same.
+
+    Under torchrun, every rank calls it alike with the same batches: each rank steps on its slice of every batch's
+    rows, rank 0 alone validates, and every rank returns the same losses (those of the whole batches)."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    for name, function in (("batch_at", batch_at), ("loss_fn", loss_fn), ("validate", validate)):
+        if not callable(function):
+            raise TypeError(f"{name} must be a function, got {type(function).__name__}")
     world = distributed.world()
     rows = distributed.rows_per_rank(config.batch_size, world.size)
-    mine = slice(world.rank * rows, (world.rank + 1) * rows)  # this rank's rows of every global batch
+    mine = slice(world.rank * rows, (world.rank + 1) * rows)  # this rank's rows of every batch
     torch.manual_seed(config.seed)  # dropout and any other randomness inside the model
-    batch_generator = torch.Generator().manual_seed(config.seed)  # the same on every rank: the same global batches
     dev = device()
     model.to(dev).train()
     stepped = distributed.data_parallel(model)  # the model itself, or its DistributedDataParallel wrapper
     optimizer = make_optimizer(model, config)
     bfloat16 = autocast_bfloat16(config, dev.type)
     result = TrainResult(config, world_size=world.size, precision="bfloat16" if bfloat16 else "float32")
-    step_flops = eval_flops = 0
+    formula_flops = 0  # batch_flops's, summed over the steps
+    step_flops = eval_flops = 0  # without batch_flops: PyTorch's count of the first step and the first validation
 
     def train_step(step: int) -> float:
+        nonlocal formula_flops
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config)
-        x, y = random_batch(train_ids, config.batch_size, config.block_size, batch_generator)
+        batch = _checked_batch(batch_at(step), step, config.batch_size)
+        if batch_flops is not None:
+            formula_flops += batch_flops(batch)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bfloat16):
-            loss = loss_fn(stepped, x[mine].to(dev), y[mine].to(dev))
+            loss = loss_fn(stepped, *(t[mine].to(dev) for t in batch))
+        if not (isinstance(loss, torch.Tensor) and loss.dim() == 0):
+            raise TypeError(f"loss_fn must return a tensor with one value, got {loss!r:.80}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # under DDP, each gradient arrives here averaged over the ranks
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        return distributed.mean_over_ranks(loss)  # the global batch's loss
+        return distributed.mean_over_ranks(loss)  # the whole batch's loss
 
-    def validate() -> float:  # rank 0 evaluates (the first time counting its FLOPs); every rank gets its result
+    def validate_on_main() -> float:  # rank 0 validates (counting its FLOPs once); every rank gets its result
         nonlocal eval_flops
         val_loss = None
         if world.is_main:
-            if not eval_flops:
-                val_loss, eval_flops = count_flops(lambda: evaluate(model, val_ids, config))
+            if batch_flops is None and not eval_flops:
+                val_loss, eval_flops = count_flops(validate)
             else:
-                val_loss = evaluate(model, val_ids, config)
+                val_loss = validate()
         return distributed.from_main(val_loss)
 
     with distributed.measure_job(label) as m:
         started = time.perf_counter()
         bar = tqdm(range(config.steps), desc=label, disable=not (progress and world.is_main), mininterval=1.0)
         for step in bar:
-            if step == 0:  # every step has the same shapes: count the first one's FLOPs
+            if step == 0 and batch_flops is None:  # every step has the same shapes: count the first one's FLOPs
                 loss, step_flops = count_flops(lambda: train_step(0))
             else:
                 loss = train_step(step)
             result.train_losses.append(loss)
             result.learning_rates.append(optimizer.param_groups[0]["lr"])
             if evaluates_after(step, config):
-                val_loss = validate()
+                val_loss = validate_on_main()
                 result.validation.append({"step": step + 1, "val_loss": val_loss, "val_perplexity": math.exp(val_loss),
                                           "elapsed_s": time.perf_counter() - started})
                 bar.set_postfix(loss=f"{loss:.3f}", val=f"{val_loss:.3f}", refresh=False)
             else:
                 bar.set_postfix(loss=f"{loss:.3f}", refresh=False)  # drawn at most once a second
-        m.flops = distributed.from_main(step_flops * world.size * config.steps + eval_flops * len(result.validation))
+        if batch_flops is None:
+            m.flops = distributed.from_main(step_flops * world.size * config.steps
+                                            + eval_flops * len(result.validation))
+        else:
+            m.flops = formula_flops  # the same on every rank: every rank counts the whole batches
     if world.size > 1:  # DDP keeps the replicas equal; a job whose replicas drifted apart must not be saved
         distributed.check_same_everywhere("the trained weights (SHA-256)", distributed.weights_digest(model))
     result.measurement = m
     return result
+
+
+def train(model: torch.nn.Module, train_ids: torch.Tensor, val_ids: torch.Tensor, config: TrainConfig,
+          *, label: str = "training run", progress: bool = True,
+          loss_fn: LossFn = language_model_loss) -> TrainResult:
+    """Train `model` in place on random windows of `train_ids`, validating on the first windows of `val_ids`, in
+    `training_loop`; measured and recorded in the ledger. `loss_fn(model, inputs, targets)` is what the steps
+    minimise (distillation brings its own); validation always reports the plain next-token cross-entropy.
+
+    Under torchrun, every rank calls `train` alike; the model is then trained by all of them together, and every
+    rank returns the same losses (those of the global batches) and validation losses (rank 0's)."""
+    check_token_ids(train_ids, config.block_size)
+    check_token_ids(val_ids, config.block_size)
+    batch_generator = torch.Generator().manual_seed(config.seed)  # the same on every rank: the same global batches
+    return training_loop(
+        model, config, label=label, progress=progress, loss_fn=loss_fn,
+        batch_at=lambda step: random_batch(train_ids, config.batch_size, config.block_size, batch_generator),
+        validate=lambda: evaluate(model, val_ids, config))
 
 
 def bits_per_character(loss: float, n_tokens: int, n_characters: int) -> float:
