@@ -148,6 +148,19 @@ def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def check_training_input(text: str, vocab_size: int, special_tokens: tuple[str, ...]) -> int:
+    """`vocab_size`, once the text is non-empty text, the special tokens a tuple and the vocabulary large enough
+    for the 256 bytes and the special tokens; else a ValueError naming the value. Both trainers (this one and
+    plain_bpe's) check their input here."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"cannot train a tokenizer on {text!r}: it needs a non-empty text (a string)")
+    if isinstance(special_tokens, str):
+        raise ValueError(f"special_tokens must be a tuple of strings, got the string {special_tokens!r}")
+    minimum = 256 + len(special_tokens)
+    return check_whole("vocab_size", vocab_size, minimum, why=f"the 256 bytes and {len(special_tokens)} special "
+                                                             f"token(s) need at least {minimum}")
+
+
 class BPETokenizer:
     """A trained byte-level BPE tokenizer: merges (in order), vocabulary and special tokens."""
 
@@ -198,13 +211,7 @@ class BPETokenizer:
     def train(cls, text: str, vocab_size: int, special_tokens: tuple[str, ...] = (END_OF_TEXT,),
               pattern: str = GPT2_SPLIT_PATTERN) -> BPETokenizer:
         """Learn merges from `text` until the vocabulary (bytes + merges + special tokens) has `vocab_size`."""
-        if not isinstance(text, str) or not text:
-            raise ValueError(f"cannot train a tokenizer on {text!r}: it needs a non-empty text (a string)")
-        if isinstance(special_tokens, str):
-            raise ValueError(f"special_tokens must be a tuple of strings, got the string {special_tokens!r}")
-        minimum = 256 + len(special_tokens)
-        vocab_size = check_whole("vocab_size", vocab_size, minimum, why=f"the 256 bytes and {len(special_tokens)} "
-                                                                        f"special token(s) need at least {minimum}")
+        vocab_size = check_training_input(text, vocab_size, special_tokens)
         chunk_counts = Counter(regex.findall(pattern, text))
         words = [list(to_bytes(chunk)) for chunk in chunk_counts]
         counts = list(chunk_counts.values())

@@ -14,22 +14,15 @@ from collections import Counter
 
 import regex
 
-from greenlab.foundations.settings import check_whole
-from greenlab.foundations.tokenizer.bpe import (END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer, merge,
-                                                tie_break_rank, to_bytes)
+from greenlab.foundations.tokenizer.bpe import (END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer, check_training_input,
+                                                merge, tie_break_rank, to_bytes)
 
 
 def train(text: str, vocab_size: int, special_tokens: tuple[str, ...] = (END_OF_TEXT,),
           pattern: str = GPT2_SPLIT_PATTERN) -> BPETokenizer:
     """Learn merges from `text` until the vocabulary (bytes + merges + special tokens) has `vocab_size`: the same
     tokenizer as `BPETokenizer.train`, found slowly."""
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"cannot train a tokenizer on {text!r}: it needs a non-empty text (a string)")
-    if isinstance(special_tokens, str):
-        raise ValueError(f"special_tokens must be a tuple of strings, got the string {special_tokens!r}")
-    minimum = 256 + len(special_tokens)
-    vocab_size = check_whole("vocab_size", vocab_size, minimum, why=f"the 256 bytes and {len(special_tokens)} "
-                                                                    f"special token(s) need at least {minimum}")
+    vocab_size = check_training_input(text, vocab_size, special_tokens)
     # Pre-tokenize, and keep each distinct chunk once with how often it occurs: its pairs count that many times.
     words = [(list(to_bytes(chunk)), count) for chunk, count in Counter(regex.findall(pattern, text)).items()]
     merges: list[tuple[int, int, int]] = []
