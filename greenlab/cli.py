@@ -115,14 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.train_options = rest  # `greenlab train`'s, for its program to parse
-    try:
-        return args.run(args)
-    except KeyboardInterrupt:  # Ctrl-C where the command has nothing more to say about it (importing, say)
-        print(f"greenlab {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except (OSError, ValueError) as error:
-        print(f"greenlab {args.command}: {error}", file=sys.stderr)
-        return 2
+    return options.run_command(f"greenlab {args.command}", lambda: args.run(args))
 
 
 if __name__ == "__main__":

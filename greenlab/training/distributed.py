@@ -285,14 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     """`greenlab train [OPTIONS]`: train a zoo recipe (or a recipe.json) into a folder, alone or as one rank of a
     torchrun job. 0 when trained; 2 with one line for bad input; 130 on Ctrl-C, never a traceback."""
     args = command_line().parse_args(argv)
-    try:
-        return _train_command(args)
-    except KeyboardInterrupt:  # Ctrl-C before the training started (while the zoo is imported, say)
-        print("greenlab train: interrupted", file=sys.stderr)
-        return 130
-    except (OSError, ValueError) as error:
-        print(f"greenlab train: {error}", file=sys.stderr)
-        return 2
+    return options.run_command("greenlab train", lambda: _train_command(args))
 
 
 if __name__ == "__main__":
