@@ -20,8 +20,8 @@ PYTEST := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
 FOREIGN_CPU := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
                TORCHINDUCTOR_CACHE_DIR=$(CURDIR)/$(VENV)/torchinductor-avx2
 
-# Chromium for the browser test of the widgets (tests/test_widgets_browser.py): Debian's package, installed where
-# apt-get can (as root); elsewhere that test is skipped with a note saying how to get one.
+# Chromium for the browser test of the widgets (tests/presentation/test_widgets_browser.py): Debian's package,
+# installed where apt-get can (as root); elsewhere that test is skipped with a note saying how to get one.
 CHROMIUM := command -v chromium >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || \
             { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq chromium >/dev/null || \
               { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; }
@@ -58,7 +58,7 @@ test-foreign-cpu: $(BIN)/.installed  # the second pass alone
 
 # Every notebook and lab as on a learner's busy laptop: a CPU-bound process on one core all along, an empty cache
 # (the notebooks train their models), claims about time and energy as the learner gets them (warnings, listed at the
-# end: greenlab.foundations.claims), outputs compared only where a cell asks (--nbval-lax). It passes when no cell
+# end: greenlab.measurement.claims), outputs compared only where a cell asks (--nbval-lax). It passes when no cell
 # raises and none times out.
 test-busy: $(BIN)/.installed
 	$(BIN)/python -c "while True: pass" & busy=$$!; \

@@ -2,7 +2,7 @@
 kernels (tests/kernel_guard), claims about time and energy made strict (GREENLAB_STRICT_CLAIMS=1 unless set
 otherwise, as `make test-busy` does; the claims that did not hold are listed at the end), and a table at the end of
 the run with each notebook's runtime and the energy the whole machine drew while it ran (measured with
-`greenlab.foundations.energy.measure(scope="machine")`, recorded in the green ledger as "notebook: NAME": the
+`greenlab.measurement.energy.measure(scope="machine")`, recorded in the green ledger as "notebook: NAME": the
 course's own footprint)."""
 
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from greenlab.foundations import claims
+from greenlab.measurement import claims
 
 ROOT = Path(__file__).resolve().parent
 BUDGET_S = {"notebooks": 180, "labs": 60}  # a notebook's and a lab's runtime budget on 2 cores from a cold cache
@@ -40,7 +40,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     _close_notebook()
     if path.endswith(".ipynb"):
-        from greenlab.foundations.energy import measure
+        from greenlab.measurement.energy import measure
 
         _open["path"] = path
         _notebooks[path] = _open["stack"].enter_context(measure(f"notebook: {Path(path).name}", scope="machine"))

@@ -15,7 +15,7 @@ from functools import partial
 
 import torch
 
-from greenlab.foundations.energy import interleaved_seconds
+from greenlab.measurement.timing import interleaved_seconds
 from greenlab.models.gpt import GPT
 from greenlab.training.compress import quantize_int8
 from greenlab.training.distill import half_size

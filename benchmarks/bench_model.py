@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from greenlab.foundations.energy import median_seconds
+from greenlab.measurement.timing import median_seconds
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.models.interop import to_hf
 from greenlab.training.train import TrainConfig, make_optimizer

@@ -16,7 +16,7 @@ import sys
 from unittest import mock
 
 from greenlab.applications import sandbox
-from greenlab.foundations.energy import median_seconds
+from greenlab.measurement.timing import median_seconds
 
 PROGRAM, TESTS = "def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5"
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 from greenlab.foundations.data import load_corpus
-from greenlab.foundations.energy import median_seconds
+from greenlab.measurement.timing import median_seconds
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.foundations.tokenizer.bpe import encode_bytes
 from greenlab.foundations.tokenizer.huggingface import token_agreement, train_hf_bpe

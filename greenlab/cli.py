@@ -53,9 +53,9 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from greenlab.training import distributed
+    from greenlab.training import zoo
 
-    return distributed.main(args.train_options)  # the training program: the same job as `python -m` of it
+    return zoo.main(args.train_options)  # the training program: the same job as `python -m` of it
 
 
 def _conventions(args: argparse.Namespace) -> int:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="grade where kernels cannot be confined (no seccomp or Landlock): only in an account or "
                             "container that holds nothing else")
     grade.set_defaults(run=_grade)
-    commands.add_parser("train", add_help=False,  # its options are its program's: greenlab.training.distributed
+    commands.add_parser("train", add_help=False,  # its options are its program's: greenlab.training.zoo
                         help="train a zoo recipe; also as `torchrun --nproc_per_node N -m greenlab train ...` (data "
                              "parallel)").set_defaults(run=_train)
     conventions = commands.add_parser("conventions", help="check every notebook's badge and setup cell")

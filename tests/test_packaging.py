@@ -145,7 +145,7 @@ def test_importing_the_package_prints_nothing_and_loads_no_compiler_toolchain():
     assert run.stdout == "False\n"
 
 
-LAYERS = ("foundations", "models", "training", "experiments", "applications", "responsible", "presentation",
+LAYERS = ("foundations", "measurement", "models", "training", "experiments", "applications", "responsible", "presentation",
           "classroom", "cli")  # bottom to top: greenlab/__init__.py's order
 
 
@@ -251,22 +251,21 @@ def test_a_program_started_or_a_module_named_in_a_string_is_an_import(tmp_path):
     module's name handed to a helper that imports it in a child process."""
     path = tmp_path / "module.py"
     path.write_text('"""Not an import: `python -m greenlab train`, greenlab.cli."""\n'
-                    "from greenlab.foundations.memory import peak_memory_in_subprocess\n"
+                    "from greenlab.measurement.memory import peak_memory_in_subprocess\n"
                     'command = ["-m", "greenlab", "train", "--recipe", "tiny"]\n'
-                    'launcher = [sys.executable, "-m", "greenlab.training.distributed"]\n'
+                    'launcher = [sys.executable, "-m", "greenlab.training.zoo"]\n'
                     'peak_memory_in_subprocess("greenlab.experiments.attention_scaling", "measure_memory", {})\n'
                     'print("greenlab.presentation is above", "-m", f"greenlab.{name}")\n')
     assert _imports(path) == ["greenlab.__main__", "greenlab.experiments.attention_scaling",
-                              "greenlab.foundations.memory", "greenlab.training.distributed"]
+                              "greenlab.measurement.memory", "greenlab.training.zoo"]
     assert _upward(path, "experiments") == ["greenlab.__main__"]  # a module naming itself is within its layer
     assert _upward(path, "training") == ["greenlab.__main__", "greenlab.experiments.attention_scaling"]
     assert _upward(path, "cli") == []
 
 
 def test_tokenizers_and_kernels_import_no_measurement_or_training():
-    """The measurement wing (greenlab/experiments/) measures them; they do not measure themselves."""
-    measuring = ("greenlab.foundations.energy", "greenlab.foundations.ledger", "greenlab.foundations.memory",
-                 "greenlab.training", "greenlab.experiments")
+    """The measurement room and its experiments (greenlab/experiments/) measure them; they do not measure themselves."""
+    measuring = ("greenlab.measurement", "greenlab.training", "greenlab.experiments")
     for folder in (ROOT / "greenlab" / "foundations" / "tokenizer", ROOT / "greenlab" / "models" / "attention"):
         for path in folder.glob("*.py"):
             wrong = [name for name in _imports(path) if name.startswith(measuring)]

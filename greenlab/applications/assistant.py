@@ -36,8 +36,7 @@ class Completion:
 def complete(model: GPT, tokenizer: BPETokenizer, prompt: str, new_tokens: int = 40, temperature: float = 0.8,
              top_k: int | None = None, top_p: float | None = None, seed: int = 0) -> Completion:
     """`new_tokens` tokens sampled after `prompt` (see the module's docstring for the controls), timed from the
-    prompt's text to the continuation's. A prompt longer than the model's context keeps its end
-    (`models.text.continuations`). `seed` is a whole number a torch.Generator takes."""
+    prompt's text to the continuation's. A prompt longer than the model's context keeps its end."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"the prompt must be non-empty text, got {prompt!r}")
     start = time.perf_counter()

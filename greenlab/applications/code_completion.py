@@ -9,14 +9,11 @@
 
 Two ways to score a code model. *Next-line exact match* asks for the rest of a line of real code, given
 everything above it: cheap, but it rewards copying the training data's habits and punishes a correct line
-written another way. *pass@k* (Chen et al., 2021, the Codex paper) runs the completed function against unit
-tests: n bodies are sampled per problem, c of them pass, and `metrics.pass_at_k(n, c, k)` estimates the chance
-that one of k would. Running generated code is unsafe, so it runs only in `greenlab.applications.sandbox`.
+written another way. *pass@k* (Chen et al., 2021, the Codex paper; `metrics.pass_at_k`) runs the completed
+function against unit tests, only ever in `greenlab.applications.sandbox`.
 
-A prompt ends at the end of a line, before its line break: the model writes the line break, the indentation and
-the code. Cutting after the indentation instead would end the prompt inside a token as the model saw them in
-training (the tokenizer gives the last space of an indentation to the word after it), and the model would
-continue from a boundary it has hardly ever seen.
+A prompt ends before its line break, not after the indentation: the tokenizer gives an indentation's last space to
+the word after it, so a prompt cut there would end at a token boundary the model has hardly ever seen.
 """
 
 from __future__ import annotations
@@ -25,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenlab.foundations.data import read_stdlib_snapshot, read_text_records, stdlib_file_names
-from greenlab.foundations.settings import DATA_DIR, check_whole
+from greenlab.foundations.settings import DATA_DIR
+from greenlab.foundations.validation import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT
 from greenlab.models.text import continuations
@@ -118,7 +116,6 @@ def function_body(completion: str) -> str:
 def sample_bodies(model: GPT, tokenizer: BPETokenizer, problem: Problem, n: int, new_tokens: int = 64,
                   temperature: float = 0.8, top_p: float = 0.95, seed: int = 0) -> list[str]:
     """`n` bodies for `problem`, sampled in one batch (temperature and nucleus sampling, as for pass@k in the
-    Codex paper), each cut where the function ends (`function_body`). The same seed (a whole number a torch.Generator
-    takes) gives the same bodies."""
+    Codex paper), each cut where the function ends (`function_body`). The same seed gives the same bodies."""
     return [function_body(written) for written in continuations(model, tokenizer, problem.prompt, new_tokens, n=n,
                                                                  temperature=temperature, top_p=top_p, seed=seed)]

@@ -9,15 +9,11 @@
     cost_of_uses(lambda: len(answer_all(bm25, questions)), "BM25").joules_per_1000
 
 This is the "customer service" job: a user asks, the service replies. Each question in
-`data/pydoc_questions.json` names the topic of the Python reference written to answer it and a phrase quoted
-from that topic (the *answer*). A reply is scored by whether it holds the answer phrase word for word
-(`metrics.contains_answer`) and by the share of the answer's words it holds (`metrics.answer_word_recall`).
-Several topics repeat each other's text ("compound" holds "if", "for", "try", ...), so a passage from another
-topic that holds the phrase counts too.
-
-The GPT's prompt is cut to its last `block_size - new_tokens` tokens (`model.fit_prompt`), so that the prompt and
-its continuation fit the model's context together: a long passage loses its beginning, never the question at its
-end.
+`data/pydoc_questions.json` names the topic of the Python reference written to answer it and a phrase quoted from
+that topic (the *answer*); a reply is scored by whether it holds that phrase (`metrics.contains_answer`,
+`metrics.answer_word_recall`). Several topics repeat each other's text ("compound" holds "if", "for", "try", ...),
+so a passage from another topic that holds the phrase counts too. A long prompt loses its beginning, never the
+question at its end (`gpt.fit_prompt`).
 """
 
 from __future__ import annotations

@@ -5,15 +5,10 @@
     index.search("Can a lambda contain statements?", k=3)   # the 3 best passages, best first
 
 BM25 (Robertson and Zaragoza, 2009, "The Probabilistic Relevance Framework: BM25 and Beyond") scores a passage
-by the query words it contains. Each word counts more when it is rare in the collection (its inverse document
-frequency) and with diminishing returns as it repeats (saturation, k1), and a long passage is discounted against
-the average length (b). Nothing is learned, so an index of the 79 topics is built in milliseconds, on any machine.
-The index is the `bm25s` library's (Lù, 2024, arXiv:2407.03618) with its defaults (Lucene's variant, k1 = 1.5,
-b = 0.75) and English stop words; the course writes by hand only the cutting into passages.
-
-A passage is a window of `size` words that starts every `stride` words, within one topic: consecutive windows
-overlap by `size - stride` words, so any run of at most that many + 1 words lies whole in some window and an
-answer is never cut in two. A passage joins its words with single spaces, whatever whitespace stood between them.
+by the query words it contains: a word rare in the collection counts more (inverse document frequency), a repeated
+one with diminishing returns (k1), and a long passage is discounted (b). Nothing is learned, so the index builds in
+milliseconds on any machine. It is the `bm25s` library's (Lù, 2024, arXiv:2407.03618) with its defaults (Lucene's
+variant, k1 = 1.5, b = 0.75) and English stop words; the course writes by hand only the cutting into passages.
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from dataclasses import dataclass
 
 import bm25s
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 
 
 @dataclass(frozen=True)
@@ -36,7 +31,8 @@ class Passage:
 
 def split_passages(topics: dict[str, str], size: int = 60, stride: int = 30) -> list[Passage]:
     """Each topic's text cut into windows of `size` words starting every `stride` words (the last window ends at
-    the topic's end). A topic with the same words as an earlier one, or none, is skipped."""
+    the topic's end), so that any run of up to size - stride + 1 words, an answer say, lies whole in some window.
+    Words are joined by single spaces; a topic with the same words as an earlier one, or none, is skipped."""
     for name, value in (("size", size), ("stride", stride)):
         check_whole(name, value, why="in words")
     if stride > size:

@@ -3,30 +3,19 @@
     result = run_candidate("def add(a, b):\n    return a + b\n", "assert add(2, 3) == 5")
     result.outcome, result.passed, result.detail   # 'passed', True, ''
 
-Executing code that a model wrote is unsafe: it can loop forever, fill the disk, delete files or reach the
-network, by accident or because its training data taught it to. The course never runs it in its own process.
-Each candidate runs in a fresh Python (`-I -B`: no user site-packages, no environment variables, no bytecode
-written) in an empty temporary folder, and before any of its code runs:
+Code a model wrote can loop forever, fill the disk, delete files or reach the network, so the course never runs it
+in its own process. Each candidate runs in a fresh, isolated Python in an empty temporary folder, under the kernel's
+filter (`greenlab.foundations.confinement`: a program, a process, a socket or a change to a file ends the run as
+"blocked"), kernel limits on CPU time, memory, open files and file size, a wall-clock timeout, and a bounded buffer
+for what it prints (`OUTPUT_LIMIT` per stream). Outcomes: "passed", "failed" (a test's assertion), "error" (any other
+exception, exiting by itself, a limit), "timeout" and "blocked".
 
-- the kernel's filter is loaded (`greenlab.foundations.confinement`, seccomp-bpf): from then on a new process,
-  a program, a socket, a signal to another process or any change to a file kills the child, and the run is
-  "blocked"; nothing the program does in Python can lift the filter;
-- kernel limits hold its CPU time, address space, open files and file size; a wall-clock timeout kills it and
-  its process group (a loop ends as "timeout");
-- what it prints is read through a bounded buffer (`OUTPUT_LIMIT` per stream, then cut and marked), so the
-  caller's memory stays flat whatever the program prints.
-
-**Threat model.** The sandbox guarantees that a candidate, cooperative or hostile, cannot harm the machine,
-reach the network, touch another process or leave anything behind, and cannot exhaust the caller's memory or
-time. It can read what the user running it can read, and its only way out is its own output, which comes back to
-that user. Its verdict travels on a pipe of its own, not on the program's output, written by code that kept its own
-references to what it needs before the program ran; the tests' comparisons (`==`, `<`, `in`, `is`...) accept
-only plain data (numbers, strings, bytes, None and containers of them, exact types), so printing a fake result,
-patching `json` or `builtins`, exiting early (`os._exit(0)` is an error) or returning an object whose `__eq__`
-is always true does not make a run "passed". A program that sets out to forge its verdict from inside its own
-process (writing the verdict pipe itself, rewriting the interpreter's memory with ctypes) still can: pass@k
-counts cooperative programs, as HumanEval's harness does. The outcomes: "passed", "failed" (an assertion of the
-tests), "error" (any other exception, the program exiting by itself, a limit), "timeout" and "blocked".
+**Threat model.** A candidate, cooperative or hostile, cannot harm the machine, reach the network, touch another
+process, leave anything behind or exhaust the caller's memory or time; it can read what its user can read. Its
+verdict travels on a pipe of its own and the tests compare plain data only, so printing a fake result, patching
+`json` or `builtins`, exiting early or returning an object whose `__eq__` is always true does not make it "passed".
+A program written to forge its verdict from inside its own process (the verdict pipe, ctypes) still can: pass@k
+counts cooperative programs, as HumanEval's harness does.
 
 Where the kernel cannot confine the child (macOS, Windows, no seccomp), `run_candidate` refuses with
 `SandboxUnavailable` unless `allow_unconfined=True`: then only the limits, the timeout and an audit hook (a
@@ -48,7 +37,7 @@ import time
 from dataclasses import dataclass
 
 from greenlab.foundations.confinement import OUTPUT_LIMIT, confinement_problem, kill_group, limit_resources
-from greenlab.foundations.settings import check_number, check_whole
+from greenlab.foundations.validation import check_number, check_whole
 
 OUTCOMES = ("passed", "failed", "error", "timeout", "blocked")
 MEMORY_MB_MINIMUM = 64  # a Python interpreter needs about 30 MB of address space to start

@@ -1,19 +1,14 @@
 """Make the student version of a lab: solutions out, outputs cleared.
 
-In a teacher's lab, solution code sits between nbgrader's markers:
+In a teacher's lab, solution code sits between nbgrader's markers; `make_student_version` replaces each marked
+block by a stub at the same indentation:
 
-    def training_flops(n_params, n_tokens):
-        ### BEGIN SOLUTION
+    def training_flops(n_params, n_tokens):     def training_flops(n_params, n_tokens):
+        ### BEGIN SOLUTION                  ─►      raise NotImplementedError("Exercise: write your code here")
         return 6 * n_params * n_tokens
         ### END SOLUTION
 
-`make_student_version` replaces each marked block by a stub at the same indentation,
-
-    def training_flops(n_params, n_tokens):
-        raise NotImplementedError("Exercise: write your code here")
-
-and clears every output, so the learner starts from a clean notebook whose checks say "not implemented yet".
-The check cells (and their `# check: NAME (N points)` markers, which `greenlab grade` reads) are kept as they are.
+The check cells, and their `# check: NAME (N points)` markers that `greenlab grade` reads, are kept as they are.
 """
 
 from __future__ import annotations

@@ -5,10 +5,9 @@ they come from.
 The repository address lives in `greenlab.foundations.settings.REPOSITORY` only; `greenlab conventions --fix`
 rewrites every badge and setup cell from it, and the tests fail when a notebook drifts.
 
-A figure written in a markdown cell — a percentage, a factor such as "3×", "n times more" — must name its source in
-the same paragraph: a publication (a year, "et al."), a shipped file (`data/...`), or the cell that computes it
-("above", "below", "printed", "asserted"); a requirement ("at least", "at most", "no more than", "must") or a worked
-definition ("means") is not a measurement. `unsourced_figures` finds the paragraphs that do neither.
+A figure written in a markdown cell (a percentage, a factor such as "3×") must name its source in the same
+paragraph: a publication, a shipped file (`data/...`), or the cell that computes it; a requirement ("at least") is
+not a measurement. `unsourced_figures` finds the paragraphs that do neither.
 """
 
 from __future__ import annotations

@@ -5,27 +5,15 @@ Every check cell of a lab starts with a marker line that names its exercise and 
     # check: training_flops (1 point)
     lab00.check_training_flops(training_flops)
 
-For each submitted notebook, the grader
-    1. copies it to a temporary folder (the submission itself is never modified, and runs nowhere else; a kernel
-       confined to that folder runs it),
-    2. drops every check cell the learner's copy has (edited or not; lines the learner typed above its `# check:`
-       line stay) and appends the teacher's original check cells, so a check cannot be passed by editing it,
-    3. runs it top to bottom in a fresh kernel (nbclient), interrupting any cell that exceeds its time, within a
-       time budget for the whole notebook: at the budget no further cell starts, and a kernel that ignores the
-       interrupt (a loop that catches KeyboardInterrupt) is killed with its whole process group,
-    4. keeps at most OUTPUT_LIMIT characters of output (confinement's), and kills every process the notebook left
-       behind (a new session or a double fork included: on Linux the grader adopts orphans as their subreaper),
-    5. reads each check's machine-readable result (`application/vnd.greenlab.check+json`), and flags a kernel
-       whose display formatters, input transformers, importlib.reload or check functions changed (a probe before
-       the learner's first cell and after the last check),
-    6. writes the grades table and the learner's feedback at once (atomically), before the next submission.
-A notebook that crashes, loops or is not a notebook scores zero for what did not run; the others go on. A
-submission that is a symbolic link, or sits in a linked folder, is refused. A grader killed midway (a crash, a power
-cut) loses nothing already graded. The teacher's Ctrl-C stops the grading: the submission being run is not graded (it
-gets no row), and the rows written so far stay. Before the learner's first cell, a cell of the grader's confines the
-kernel (`greenlab.foundations.confinement`: Landlock and seccomp): it reads only what a lab needs, writes only its
-working copy and the cache, and starts no process, socket or signal; where that is impossible, grading stops unless
-the teacher allows it unconfined (docs/teaching.md).
+Each submission runs in a temporary copy (the submission itself is never modified) in a fresh kernel, with the
+teacher's original check cells in place of the learner's, so that a check cannot be passed by editing it. Before
+the learner's first cell the kernel is confined (`greenlab.foundations.confinement`): it reads only what a lab
+needs, writes only its working copy and the cache, and starts no process, socket or signal; where that is
+impossible, grading stops unless the teacher allows it unconfined (docs/teaching.md). Time limits per cell and per
+notebook, bounded output, killing what a notebook leaves running, and a probe for replaced checks or formatters
+keep one submission from spoiling the others: a notebook that crashes, loops or is not a notebook scores zero for
+what did not run. Grades are written after each submission, atomically, so a grader killed midway loses nothing
+already graded; the teacher's Ctrl-C leaves the submission being run without a row.
 """
 
 from __future__ import annotations
@@ -213,7 +201,7 @@ def _fence_cell(readable: list[str], writable: list[str]) -> nbformat.NotebookNo
     does once per process in a subprocess, while the kernel may still start one: `measure` then works inside."""
     return nbformat.v4.new_code_cell(
         f"import os, tempfile, warnings\nfrom greenlab.foundations.confinement import confine_kernel\n"
-        f"from greenlab.foundations.energy import measure\ntry:\n"
+        f"from greenlab.measurement.energy import measure\ntry:\n"
         f"    with warnings.catch_warnings(action='ignore'), measure('hardware probe', record=False):\n"
         f"        pass\n"
         f"    confine_kernel({readable!r}, {writable!r})\nexcept BaseException as error:\n"

@@ -4,10 +4,8 @@
     memory = compare_memory([1024, 2048, 4096], window=256)     # peak MiB, in a clean subprocess (Linux)
     energy, method = compare_energy([1024, 4096], window=256)    # joules per call, and how they were obtained
 
-Kernels are timed in turns, round by round, so that all see the same machine load (after one warm-up call each),
-and the fastest call over all rounds is kept: on a shared, noisy machine the minimum is the most repeatable
-estimate of what the kernel itself costs (`time_samples` keeps every call, for medians and spread:
-`benchmarks/bench_attention.py`).
+Kernels are timed in turns, so that all see the same machine load, and the fastest call is kept: on a shared, noisy
+machine the minimum is the most repeatable estimate of a kernel's own cost (`time_samples` keeps every call).
 "causal SDPA" (dense, fused) is the baseline; "masked dense" computes the full square and then masks it;
 "blocked" is `sliding_window_attention`; "flex" is FlexAttention, forward only on a CPU.
 """
@@ -23,8 +21,9 @@ import torch.nn.functional as F
 
 from greenlab.models.attention.kernels import flex_available, flex_sliding_window, masked_dense_attention, \
     sliding_window_attention
-from greenlab.foundations.energy import interleaved_seconds, measure, repeat_for
-from greenlab.foundations.memory import peak_memory_in_subprocess, peak_memory_mib
+from greenlab.measurement.energy import measure
+from greenlab.measurement.timing import interleaved_seconds, repeat_for
+from greenlab.measurement.memory import peak_memory_in_subprocess, peak_memory_mib
 from greenlab.models.attention.patterns import causal
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -65,9 +64,8 @@ def _trainable(names: list[str], backward: bool) -> list[str]:
 
 def time_samples(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64, backward: bool = True,
                  rounds: int = 4, dense_limit: int | None = None) -> dict[str, dict[int, list[float]]]:
-    """Seconds of every timed call {kernel: {length: [s, ...]}}: at each length, one warm-up call per kernel, then
-    `rounds` rounds of one call each, kernels in turn (`energy.interleaved_seconds`). Above `dense_limit` tokens
-    "masked dense" (the full square in memory) is left out."""
+    """Seconds of every timed call {kernel: {length: [s, ...]}}, the kernels in turn (`timing.interleaved_seconds`).
+    Above `dense_limit` tokens "masked dense" (the full square in memory) is left out."""
     results: dict[str, dict[int, list[float]]] = {}
     for length in lengths:
         contenders = kernels(length, window)
@@ -89,7 +87,7 @@ def compare_times(lengths: list[int], window: int = 256, heads: int = 4, head_di
 
 def measure_memory(lengths: list[int], window: int = 256, heads: int = 4, head_dim: int = 64,
                    backward: bool = True) -> dict[str, dict[str, float | None]]:
-    """Peak MiB per call {kernel: {length: MiB}} in this process (see greenlab.foundations.memory for when that is
+    """Peak MiB per call {kernel: {length: MiB}} in this process (see greenlab.measurement.memory for when that is
     exact)."""
     results: dict[str, dict[str, float | None]] = {}
     for length in lengths:

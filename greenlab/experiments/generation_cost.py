@@ -1,7 +1,7 @@
 """What generating text costs: tokens per second and joules per 1,000 tokens, of any model that generates.
 
     cost = generation_cost(model, "teacher (reference)", bits_per_char=1.85)   # measured, and one ledger row
-    cost.tokens_per_s, cost.joules_per_1k_tokens, cost.dynamic_joules_per_1k_tokens
+    cost.uses_per_s, cost.joules_per_1000, cost.dynamic_joules_per_1000   # a use is a generated token
 
 A lighter model (distilled, quantized, pruned, windowed) is worth what it saves here, at the quality it keeps:
 `ledger.models()` puts the two side by side.
@@ -9,40 +9,17 @@ A lighter model (distilled, quantized, pruned, windowed) is worth what it saves 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from greenlab.foundations.energy import Measurement, measure, record_in_ledger, repeat_for
-
-
-@dataclass
-class GenerationCost:
-    """What generating `tokens` tokens cost: wall time and the measured energy."""
-
-    tokens: int
-    seconds: float
-    measurement: Measurement
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds
-
-    @property
-    def joules_per_1k_tokens(self) -> float:
-        return self.measurement.energy_j / self.tokens * 1000
-
-    @property
-    def dynamic_joules_per_1k_tokens(self) -> float:
-        """The dynamic part alone (CPU, GPU): what follows the work, without the RAM model's constant."""
-        return self.measurement.dynamic_j / self.tokens * 1000
+from greenlab.measurement.energy import UseCost, measure, record_in_ledger
+from greenlab.measurement.timing import repeat_for
 
 
 @torch.no_grad()
 def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = None, batch_size: int = 1,
                     new_tokens: int = 100, prompt_tokens: int = 8, min_seconds: float = 0.5,
-                    record: bool = True) -> GenerationCost:
+                    record: bool = True) -> UseCost:
     """Generate `new_tokens` tokens for `batch_size` sequences (greedy, with the KV cache) again and again for at
     least `min_seconds` (long enough for the energy tracker), measured. Recorded in the ledger as an inference
     row of model `name`, with its quality when given, which `ledger.models()` compares. `generate` runs in eval
@@ -56,8 +33,8 @@ def generation_cost(model: nn.Module, name: str, bits_per_char: float | None = N
         return batch_size * new_tokens
 
     with measure(f"generate: {name}, batch {batch_size}", record=False) as m:
-        tokens, seconds = repeat_for(generate_once, min_seconds)
+        tokens, _ = repeat_for(generate_once, min_seconds)
     m.label = f"generate: {name}, batch {batch_size}, {tokens} tokens"
     if record:
         record_in_ledger(m, model=name, tokens=tokens, bits_per_char=bits_per_char)
-    return GenerationCost(tokens, seconds, m)
+    return UseCost(tokens, m)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import dataclass
 from typing import Callable
 
-from greenlab.foundations.energy import Measurement, measure, median_seconds, repeat_for
-from greenlab.foundations.settings import check_number, check_whole
+from greenlab.measurement.energy import Measurement, UseCost, measure
+from greenlab.measurement.timing import median_seconds, repeat_for
+from greenlab.foundations.validation import check_number, check_whole
 
 
 def idle_power(seconds: float = 2.0) -> float:
@@ -120,27 +120,6 @@ def tracker_overhead(workload: Callable[[], object], rounds: int = 5) -> dict[st
 
     return median_seconds({"bare": workload, "measure()": measured, "measure(count_flops=True)": measured_with_flops},
                           rounds)
-
-
-@dataclass(frozen=True)
-class UseCost:
-    """What `uses` uses of a service cost in one measured run (time and energy), per 1,000 uses."""
-
-    uses: int
-    measurement: Measurement
-
-    @property
-    def seconds_per_1000(self) -> float:
-        return self.measurement.duration_s / self.uses * 1000
-
-    @property
-    def joules_per_1000(self) -> float:
-        return self.measurement.energy_j / self.uses * 1000
-
-    @property
-    def dynamic_joules_per_1000(self) -> float:
-        """The dynamic part alone (CPU, GPU): what follows the work, without the RAM model's constant."""
-        return self.measurement.dynamic_j / self.uses * 1000
 
 
 def cost_of_uses(run: Callable[[], int], label: str, runs: int = 3, min_seconds: float = 1.5) -> UseCost:

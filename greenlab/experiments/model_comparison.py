@@ -37,9 +37,9 @@ def compare_models(models: Mapping[str, tuple[nn.Module, float]], ids: torch.Ten
         quality = bits_per_character(loss, len(ids) - 1, n_characters)
         cost = generation_cost(model, ledger_label(name), quality)
         rows[name] = {"parameters": model.num_parameters(), "MFLOP/token": model.flops_per_token() / 1e6,
-                      "perplexity": math.exp(loss), "bits/char": quality, "tokens/s (batch 1)": cost.tokens_per_s,
-                      "J per 1k tokens": cost.joules_per_1k_tokens,
-                      "dynamic J per 1k tokens": cost.dynamic_joules_per_1k_tokens, "training energy (J)": training_j}
+                      "perplexity": math.exp(loss), "bits/char": quality, "tokens/s (batch 1)": cost.uses_per_s,
+                      "J per 1k tokens": cost.joules_per_1000,
+                      "dynamic J per 1k tokens": cost.dynamic_joules_per_1000, "training energy (J)": training_j}
     table = pd.DataFrame(rows).T
     table.insert(table.columns.get_loc("perplexity") + 1, f"perplexity ÷ {baseline}",
                  table["perplexity"] / table.loc[baseline, "perplexity"])

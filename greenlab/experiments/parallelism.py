@@ -1,15 +1,11 @@
 """Data parallelism measured: one training job as 1 process with T threads, and as N processes under torchrun.
 
-Each job is the `greenlab train` command, run in fresh processes as its program, `python -m
-greenlab.training.distributed` (the same options, the same work), so its measurement holds what a real job pays:
-Python's start-up and imports, every rank's own tokenizer, joining the process group, and, in every step, the
-all-reduce of the gradients. Every gradient is averaged once per step; in a ring all-reduce each of N ranks sends
-(and receives) 2(N − 1)/N times the gradients' size, so 2 ranks send the gradients' whole size each, every step.
-
-The jobs are measured from outside, for the whole machine (`measure(scope="machine")`): like with like, because
-codecarbon's RAM model charges a process for its own memory and a machine for all of it, and a job of N processes
-is not one process. Their own ledger rows go to a cache folder of their own, so that the course's ledger holds
-each job once.
+Each job is the `greenlab train` command run in fresh processes, so its measurement holds what a real job pays:
+Python's start-up and imports, every rank's own tokenizer, joining the process group and, every step, the
+all-reduce of the gradients (`ring_bytes_sent`). The jobs are measured from outside, for the whole machine
+(`measure(scope="machine")`), since codecarbon's RAM model charges a process for its own memory and a machine for
+all of it, and a job of N processes is not one process. Their own ledger rows go to a folder of their own, so that
+the course's ledger holds each job once.
 """
 
 from __future__ import annotations
@@ -25,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from greenlab.foundations.energy import measure
-from greenlab.foundations.settings import check_whole
+from greenlab.measurement.energy import measure
+from greenlab.foundations.validation import check_whole
 from greenlab.models.gpt import GPT
 from greenlab.training import zoo
 
@@ -55,7 +51,7 @@ def run_job(recipe: str, steps: int, processes: int, threads: int, out: str | Pa
     for name, value in (("steps", steps), ("processes", processes), ("threads", threads)):
         check_whole(name, value)
     out = Path(out)
-    command = ["-m", "greenlab.training.distributed", "--recipe", recipe, "--steps", str(steps), "--out", str(out)]
+    command = ["-m", "greenlab.training.zoo", "--recipe", recipe, "--steps", str(steps), "--out", str(out)]
     launcher = [sys.executable] if processes == 1 else [sys.executable, "-m", "torch.distributed.run",
                                                         "--standalone", f"--nproc_per_node={processes}"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GREENLAB_CACHE": str(out.with_name(f"{out.name}-cache"))}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from greenlab.foundations.energy import Measurement
-from greenlab.foundations.settings import check_whole
+from greenlab.measurement.energy import Measurement
+from greenlab.foundations.validation import check_whole
 from greenlab.training.train import TrainConfig, train
 
 CONTEXT = 64

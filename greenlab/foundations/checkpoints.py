@@ -40,9 +40,7 @@ def _config_of(model: torch.nn.Module) -> dict | None:
 def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | None = None) -> Path:
     """Save the model's weights, its config (when it has one) and a JSON-able `metadata` dict as safetensors. The
     file appears whole or not at all, readable as any new file is (safetensors alone writes it for its owner only,
-    which a shared run folder cannot read). A file that cannot be written (a read-only or full disk) is an OSError
-    naming the path, as for any other file, so that callers who keep a model elsewhere can catch it. Metadata that is
-    not a dict of JSON values is a TypeError, before anything is written."""
+    which a shared run folder cannot read); a file that cannot be written is an OSError naming the path."""
     path = Path(path)
     metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict):
@@ -69,14 +67,10 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, metadata: dict | N
 
 
 def load_checkpoint(model: torch.nn.Module, path: str | Path, *, trust_missing_config: bool = False) -> dict:
-    """Load weights saved by `save_checkpoint` into `model` (strictly); return the saved metadata dict.
-
-    Refused with a CheckpointError naming the path: a file saved from a model of another config (even when the
-    tensor shapes agree, e.g. another n_head or window), tensors of another shape or kind (integers where the model
-    has floats), and NaN or infinite weights. A file with no config (written by safetensors' own `save_model`) is
-    refused for a model that has one, since n_head and window change no shape: `trust_missing_config=True` loads it
-    on the caller's word that it was saved from a model of this very config (the other checks still apply).
-    """
+    """Load weights saved by `save_checkpoint` into `model` (strictly); return the saved metadata dict. A file saved
+    from another config (even with the same shapes: another n_head or window), tensors of another shape or kind, or
+    NaN or infinite weights are a CheckpointError naming the path. A file with no config is refused for a model that
+    has one, unless `trust_missing_config`: the caller's word that it was saved from this very config."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")

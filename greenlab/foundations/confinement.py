@@ -1,36 +1,18 @@
 """Confinement of code we did not write, enforced by the operating system's kernel: seccomp-bpf and Landlock.
 
-A process that is about to run untrusted code calls `confine()` once, first. From then on the Linux kernel
-checks every system call the process makes against a filter, and kills the process (SIGSYS) when it asks for
-something on the list below. A filter can never be removed or loosened, by the process or anything it starts,
-so no Python trick (patching a module, reaching a hook through `gc`, `ctypes`) lifts it: the check happens in
-the kernel, below Python. What the filter refuses:
+A process about to run untrusted code calls `confine()` once, first. From then on the Linux kernel kills it (SIGSYS)
+when it asks for a new process or program, a socket, a signal to another process, any change to a file or to the
+machine (`FORBIDDEN`). A filter can never be removed or loosened, so no Python trick (patching a module, `ctypes`)
+lifts it: the check happens in the kernel, below Python.
 
-- **new processes and programs**: fork, vfork, clone without CLONE_THREAD (threads are allowed), execve;
-- **the network**: creating a socket of any kind;
-- **other processes**: signals to any process, ptrace, reading or writing another process's memory, and
-  changing another process's limits, priority or CPU;
-- **files**: opening a file for writing, creating or truncating, and every call that deletes, renames, links,
-  makes a node or folder, or changes a file's mode, owner, extended attributes or times; locks; shared memory
-  and message queues that outlive the process;
-- **the machine**: mounting, namespaces, modules, BPF, io_uring (which can open files behind the filter's back),
-  keyrings, reboot, swap, the clock.
+Why seccomp (through `pyseccomp`): it needs no privileges, namespaces or setuid helper, and it works inside the
+containers that Colab and most CI machines are; Landlock is not enabled on every kernel, and bubblewrap needs user
+namespaces, which containers usually forbid. Its price: it cannot see paths, so a confined process writes no file
+at all, and it cannot limit memory or time (`limit_resources` does).
 
-Why seccomp (through libseccomp, bound by `pyseccomp`) and not the alternatives: it needs no privileges, no
-namespaces and no setuid helper, and it works inside the containers that Colab and most CI machines are (Docker
-allows a process to add its own filter). Landlock could confine paths finely, but it is not enabled on every
-kernel; bubblewrap needs user namespaces, which containers usually forbid. The price of seccomp is coarseness:
-it cannot see paths, so a confined process may write no file at all (it still reads, and it prints to its pipes).
-It cannot limit memory or time either: `limit_resources` sets the kernel's resource limits beside it.
-
-A graded notebook's kernel cannot live without writing files (its working copy, the course's cache), so it gets
-Landlock beside the filter (`confine_kernel`): it reads only the folders it needs (Python, the libraries, the
-course's package and data, the cache) and changes files only in its working copy and the cache; on Landlock ABI 6+ it
-cannot signal a process outside itself either.
-
-Where the filter cannot be loaded (macOS, Windows, a kernel without seccomp, no libseccomp), `confinement_problem`
-says why (`kernel_confinement_problem` for a kernel, which also needs Landlock), and callers refuse to run untrusted
-code unless the user opts in.
+A graded notebook's kernel must write files, so it gets Landlock beside the filter (`confine_kernel`): it reads and
+changes files only in the folders it needs. Where the kernel cannot confine (macOS, Windows, no seccomp or
+libseccomp), `confinement_problem` says why, and callers refuse to run untrusted code unless the user opts in.
 """
 
 from __future__ import annotations
@@ -45,7 +27,7 @@ CLONE_THREAD = 0x00010000
 OUTPUT_LIMIT = 2**20  # what is kept of an untrusted program's output (per stream, or per graded notebook)
 _WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND, getattr(os, "O_TMPFILE", 0))
 
-# Refused outright, grouped as the module's docstring lists them. A name this machine's kernel lacks is skipped.
+# Refused outright, by group. A name this machine's kernel lacks is skipped.
 FORBIDDEN = {
     "new processes": ("fork", "vfork", "execve", "execveat"),
     "the network": ("socket", "socketpair"),
@@ -61,6 +43,7 @@ FORBIDDEN = {
                                            "lremovexattr", "fremovexattr", "utime", "utimes", "utimensat", "futimesat",
                                            "flock", "memfd_create", "mq_open", "shmget", "semget", "msgget",
                                            "inotify_init", "inotify_init1", "fanotify_init", "acct", "quotactl"),
+    # io_uring is refused because it can open files behind the filter's back
     "the machine": ("mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "init_module", "finit_module",
                     "delete_module", "kexec_load", "bpf", "perf_event_open", "io_uring_setup", "io_uring_enter",
                     "io_uring_register", "userfaultfd", "keyctl", "add_key", "request_key", "reboot", "swapon",
@@ -93,10 +76,9 @@ def _seccomp():
 
 
 def confine(for_a_kernel: bool = False) -> None:
-    """Load the kernel filter described in the module's docstring into this process, for good. `for_a_kernel` (a
-    graded Jupyter kernel, after `restrict_paths`): creating, changing and deleting files is left to Landlock's
-    folders, signals to the process itself stay allowed, and a refused call fails with EPERM (a PermissionError in
-    Python) instead of ending the process, so that the kernel lives on to run the checks."""
+    """Load the kernel filter (`FORBIDDEN`) into this process, for good. `for_a_kernel` (a graded Jupyter kernel,
+    after `restrict_paths`): changing files is left to Landlock, signals to itself stay allowed, and a refused call
+    fails with EPERM (a PermissionError) instead of ending the process, so that the kernel lives on to run checks."""
     seccomp = _seccomp()
     refused = seccomp.ERRNO(errno.EPERM) if for_a_kernel else seccomp.KILL_PROCESS
     rules = seccomp.SyscallFilter(seccomp.ALLOW)

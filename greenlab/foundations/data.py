@@ -1,12 +1,10 @@
 """Corpora and token batches: the text every model in the course learns from.
 
-The default corpus, "pydoc", needs no network: it is the English prose of the Python language reference
-that CPython ships for `help()` (the module `pydoc_data.topics`, ~460k characters in 79 topics). That text
-changes with every Python release, so the course ships one copy of it, Python 3.11.7's, in
-`data/pydoc_topics.json.gz`, checked against its SHA-256 on every load: the same bytes on every Python.
-A second shipped corpus, "stdlib", is source code: 68 modules of the same Python's standard library, for the code
-completion of the applications chapter. Bigger corpora from the Hugging Face Hub are opt-in, for learners who are
-online (Colab):
+The default corpus, "pydoc", needs no network: the English prose of the Python language reference that CPython
+ships for `help()` (`pydoc_data.topics`, ~460k characters in 79 topics). It changes with every Python release, so
+the course ships Python 3.11.7's, checked by SHA-256: the same bytes on every Python. "stdlib", 68 modules of the
+same Python's standard library, is the code of the applications chapter. Bigger corpora from the Hugging Face Hub
+are opt-in, for learners who are online (Colab):
 
     corpus = load_corpus()                      # offline, deterministic train/validation split
     corpus.train_text[:80], corpus.as_dataset() # plain text, or a datasets.DatasetDict
@@ -26,7 +24,8 @@ from typing import Callable
 
 import torch
 
-from greenlab.foundations.settings import DATA_DIR, OfflineError, check_whole, is_offline
+from greenlab.foundations.settings import DATA_DIR, OfflineError, is_offline
+from greenlab.foundations.validation import check_whole
 
 VALIDATION_EVERY = 10  # every 10th document (in sorted order) is held out for validation
 PYDOC_TOPICS = DATA_DIR / "pydoc_topics.json.gz"  # {topic: text} of pydoc_data.topics, Python 3.11.7

@@ -1,30 +1,14 @@
 """Scoring generated text against references: BLEU written by hand, beside the library the field reports with.
 
-Perplexity asks how surprised a model is by the right answer; it needs the model's probabilities. BLEU
-(Papineni et al., 2002, "BLEU: a Method for Automatic Evaluation of Machine Translation") needs only the text a
-model produced and a reference, so it scores any system, greedy or beam search, ours or someone else's:
-
-1. Tokenize both the way WMT does (mteval-v13a: punctuation split off, numbers kept whole).
-2. For n = 1..4, count the hypothesis's n-grams and how many of them the reference has, each clipped to the
-   number of times the reference has it (the *modified precision*: "the the the" earns one "the", not three).
-3. Multiply the geometric mean of the four precisions by a *brevity penalty* exp(1 - r/h) when the hypothesis
-   (h words) is shorter than the reference (r words): without it, a one-word answer that is right scores 100.
-
-Corpus BLEU sums the counts over every sentence first and takes the ratios once. Sentence BLEU takes them per
-sentence, where a missing 4-gram is common: without smoothing one zero precision makes the geometric mean 0, so
-a near-miss scores the same as nonsense. sacrebleu's sentence BLEU smooths (NIST's "exp" method: the k-th order
-with no match counts as 1 / 2^k matches) and averages only the orders the sentence is long enough to have.
-
+BLEU (Papineni et al., 2002, "BLEU: a Method for Automatic Evaluation of Machine Translation") needs only the text
+a model produced and a reference, so it scores any system, greedy or beam search, ours or someone else's: the
+geometric mean of the clipped n-gram precisions (n = 1..4), times a penalty for outputs shorter than the reference.
 `corpus_bleu` and `sentence_bleu` equal sacrebleu's (Post, 2018, "A Call for Clarity in Reporting BLEU Scores")
-`corpus_bleu(hypotheses, [references]).score` and `sentence_bleu(hypothesis, [reference]).score` with its defaults;
-`tests/test_metrics.py` checks it on random text. Report BLEU with sacrebleu's signature (`bleu_signature`):
+with its defaults (`tests/foundations/test_metrics.py` checks it). Report BLEU with its signature (`bleu_signature`):
 a score with another tokenizer or smoothing is another number.
 
-An answer to a question is scored against a reference phrase: `contains_answer` asks for it word for word,
-`answer_word_recall` gives credit for each of its words the reply has.
-
-Generated code is scored by running it: `pass_at_k` is the chance that at least one of k programs passes its
-problem's unit tests, estimated from n programs generated per problem.
+An answer to a question is scored against a reference phrase (`contains_answer`, `answer_word_recall`); generated
+code by running it (`pass_at_k`).
 """
 
 from __future__ import annotations
@@ -34,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 
 MAX_ORDER = 4  # n-grams of 1 to 4 words, as in the BLEU paper and every WMT report
 
@@ -69,15 +53,15 @@ def ngrams(tokens: list[str], n: int) -> Counter:
 
 def modified_precision(hypothesis: list[str], reference: list[str], n: int) -> tuple[int, int]:
     """(clipped matches, hypothesis n-grams): each hypothesis n-gram counts at most as often as the reference has
-    it."""
+    it, so "the the the" earns one "the"."""
     wanted = ngrams(reference, n)
     found = ngrams(hypothesis, n)
     return sum(min(count, wanted[gram]) for gram, count in found.items()), sum(found.values())
 
 
 def brevity_penalty(hypothesis_length: int, reference_length: int) -> float:
-    """1 for a hypothesis at least as long as its reference, exp(1 - r/h) for a shorter one, 0 for an empty one.
-    Both lengths are counts of words."""
+    """1 for a hypothesis at least as long as its reference, exp(1 - r/h) for a shorter one, 0 for an empty one
+    (lengths in words): without it, a right one-word answer would score 100."""
     check_whole("hypothesis_length", hypothesis_length, minimum=0, why="words")
     check_whole("reference_length", reference_length, minimum=0, why="words")
     if hypothesis_length >= reference_length:
@@ -215,16 +199,14 @@ def answer_word_recall(reply: str, answer: str) -> float:
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """pass@k (0-1): the chance that at least one of k programs, drawn without replacement from n generated for a
-    problem of which c pass its unit tests, passes. The unbiased estimator of the Codex paper (Chen et al., 2021,
-    "Evaluating Large Language Models Trained on Code"), 1 - C(n - c, k) / C(n, k), computed as the product
-    1 - (1 - k/(n - c + 1)) · ... · (1 - k/n), which never forms the binomials (they overflow a float for n in the
-    hundreds). Average it over problems for a benchmark's pass@k."""
+    problem of which c pass its unit tests, passes: the unbiased estimator 1 - C(n - c, k) / C(n, k) of the Codex
+    paper (Chen et al., 2021, "Evaluating Large Language Models Trained on Code"). Average it over problems."""
     check_whole("n", n, why="programs generated")
     check_whole("c", c, 0, n, why="programs that pass, of the n generated")
     check_whole("k", k, 1, n, why="a draw of k programs from the n generated")
     if n - c < k:  # every draw of k holds a passing program
         return 1.0
-    none_pass = 1.0
+    none_pass = 1.0  # C(n - c, k) / C(n, k) as a product: the binomials overflow a float for n in the hundreds
     for i in range(n - c + 1, n + 1):
         none_pass *= 1 - k / i
     return 1 - none_pass

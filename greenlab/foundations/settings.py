@@ -6,17 +6,11 @@ Everything here can be changed with one environment variable, so a notebook neve
     GREENLAB_PROFILE  "cpu" (course size, minutes on 2 cores) or "gpu"  default cpu
     GREENLAB_COUNTRY  ISO 3166-1 alpha-3 code of the electricity grid   default USA
     GREENLAB_OFFLINE  "1" never tries the network                       default: probe when asked
-
-And the one way every module checks a count or a number it is given (`check_whole`, `check_number`): a bad value
-is an error that names the value, never a stack trace from deep inside.
 """
 
 from __future__ import annotations
 
 import importlib
-import math
-import numbers
-import operator
 import os
 import random
 import socket
@@ -27,6 +21,8 @@ from types import ModuleType
 
 import numpy as np
 import torch
+
+from greenlab.foundations import validation
 
 REPOSITORY = "greenlab-course/greenlab"  # GitHub owner/name: the Colab badges and setup cells use it
 REPOSITORY_URL = f"https://github.com/{REPOSITORY}"
@@ -96,7 +92,7 @@ def is_offline(timeout_s: float = 2.0) -> bool:
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch so that a run repeats exactly on one machine. `seed` is a whole number NumPy
     takes (below 2**32), checked before anything is seeded."""
-    check_whole("seed", seed, 0, 2**32 - 1, why="NumPy's seeds are 32-bit")
+    validation.check_whole("seed", seed, 0, 2**32 - 1, why="NumPy's seeds are 32-bit")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -134,29 +130,3 @@ def require(module: str, extra: str) -> ModuleType:
     except ImportError:
         raise ImportError(f"this needs the package {module!r}, which is not installed: "
                           f"pip install 'greenlab[{extra}]'") from None
-
-
-def check_whole(name: str, value: object, minimum: int = 1, maximum: int | None = None, *, why: str = "",
-                error: type[ValueError] = ValueError) -> int:
-    """`value` as an int when it is a whole number (an int or NumPy's, not a bool) from `minimum` to `maximum`; else
-    `error` naming it (and `why`, a reason in parentheses, after the bounds)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum \
-            or (maximum is not None and value > maximum):
-        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise error(f"{name} must be a whole number {bounds}{f' ({why})' if why else ''}, got {value!r}")
-    return int(value)
-
-
-def check_number(name: str, value: object, *, at_least: float | None = None, above: float | None = None,
-                 at_most: float | None = None, below: float | None = None, why: str = "",
-                 error: type[ValueError] = ValueError) -> float:
-    """`value` when it is a finite real number (not a bool; NumPy's numbers count) within the bounds given
-    (>= `at_least`, > `above`, <= `at_most`, < `below`); else `error` naming it (and `why`, as in `check_whole`)."""
-    limits = ((">=", at_least, operator.ge), (">", above, operator.gt), ("<=", at_most, operator.le),
-              ("<", below, operator.lt))
-    bounds = [f"{sign} {limit:g}" for sign, limit, _ in limits if limit is not None]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or not all(holds(value, limit) for _, limit, holds in limits if limit is not None):
-        raise error(f"{name} must be a finite number{' ' + ' and '.join(bounds) if bounds else ''}"
-                    f"{f' ({why})' if why else ''}, got {value!r}")
-    return value

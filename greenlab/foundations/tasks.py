@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
+from greenlab.foundations.tokenizer.baselines import UNKNOWN, CharTokenizer
 
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
@@ -166,47 +167,29 @@ def load_task(name: str = "numbers", train: int | None = None, validation: int =
                 split(train + validation, train + validation + test))
 
 
-class PairVocabulary:
-    """Characters shared by sources and targets, plus the special tokens a sequence-to-sequence model needs:
-    padding, the decoder's start, the end of a target, and unknown characters.
-
-    The special tokens take the ids `pad_id`, `bos_id`, `eos_id` and `unk_id` (by default the class's `PAD`, `BOS`,
-    `EOS` and `UNK`: 0 to 3) and the characters the other ids, in sorted order. A model reads and writes the same
-    ids (`Seq2SeqConfig.pad_id` and the others), so a vocabulary for a model that places them elsewhere is laid out
-    to match it.
-    """
+class PairVocabulary(CharTokenizer):
+    """The character vocabulary of a task's pairs (sources and targets, in sorted order) with the special tokens a
+    sequence-to-sequence model needs: padding, the decoder's start, the end of a target, and unknown characters.
+    Their ids (0 to 3 by default) can be placed to match a model's (`Seq2SeqConfig.pad_id` and the others)."""
 
     PAD, BOS, EOS, UNK = 0, 1, 2, 3  # the default layout
-    SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+    SPECIALS = ["<pad>", "<s>", "</s>", UNKNOWN]
 
     def __init__(self, pairs: Pairs, *, pad_id: int = PAD, bos_id: int = BOS, eos_id: int = EOS, unk_id: int = UNK):
-        characters = sorted(set("".join(pairs.sources) + "".join(pairs.targets)))
-        size = len(self.SPECIALS) + len(characters)
+        text = "".join(pairs.sources) + "".join(pairs.targets)
+        size = len(self.SPECIALS) + len(set(text))
+        # checked here as well as in CharTokenizer, so that an error names the argument (pad_id), not its token
         ids = {name: check_whole(name, value, 0, size - 1, why=f"an id of the {size} tokens")
                for name, value in {"pad_id": pad_id, "bos_id": bos_id, "eos_id": eos_id, "unk_id": unk_id}.items()}
         if len(set(ids.values())) < len(ids):
             raise ValueError(f"the special tokens need distinct ids, got "
                              f"{', '.join(f'{name}={value}' for name, value in ids.items())}")
-        self.pad_id, self.bos_id, self.eos_id, self.unk_id = ids.values()
-        slots = iter(characters)
-        special_at = dict(zip(ids.values(), self.SPECIALS))
-        self.itos = [special_at[i] if i in special_at else next(slots) for i in range(size)]
-        self.stoi = {ch: i for i, ch in enumerate(self.itos)}
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    def encode(self, text: str) -> list[int]:
-        return [self.stoi.get(ch, self.unk_id) for ch in text]
+        super().__init__(text, specials=dict(zip(self.SPECIALS, ids.values())))
+        self.pad_id, self.bos_id, self.eos_id = (self.stoi[token] for token in self.SPECIALS[:3])
 
     def decode(self, ids: list[int]) -> str:
         """The characters of `ids`; special tokens are dropped."""
-        specials = {self.pad_id, self.bos_id, self.eos_id, self.unk_id}
-        return "".join(self.itos[i] for i in ids if i not in specials)
-
-    def tokens(self, text: str) -> list[str]:
-        return [self.itos[i] for i in self.encode(text)]
+        return "".join(piece for piece in map(self._piece, ids) if piece not in self.SPECIALS)
 
     def batch(self, sources: list[str], targets: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Padded id tensors for teacher forcing: the sources (B, S); the decoder's input, <s> + target (B, T);

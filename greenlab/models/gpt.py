@@ -4,11 +4,9 @@
            ─► n_layer × Block:  x + Attention(LayerNorm(x)),  then  x + MLP(LayerNorm(x))     (pre-LayerNorm)
            ─► LayerNorm ─► linear head (sharing its weights with the token embedding) ─► logits
 
-Attention is pluggable: `GPTConfig.attention` names a function of (q, k, v, window) in `ATTENTION`. All give the
-same result: "math", written out step by step for teaching; "sdpa", PyTorch's fused `scaled_dot_product_attention`;
-and for a sliding window (`GPTConfig.window`: each token sees only that many recent tokens) the sparse kernels of
-`greenlab.models.attention`, "blocked" and "flex". `register_attention` adds more (sparse=True for a kernel that
-skips the pairs outside the window, as those two do: `GPT.flops_per_token` counts only the window for it).
+Attention is pluggable (`GPTConfig.attention`, `register_attention`), with the same result from each: "math" written
+out for teaching, "sdpa" PyTorch's fused kernel, and for a sliding window (`GPTConfig.window`) the sparse kernels of
+`greenlab.models.attention`, "blocked" and "flex".
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from greenlab.foundations.settings import check_number, check_whole
+from greenlab.foundations.validation import check_number, check_whole
 from greenlab.models.attention.kernels import flex_sliding_window, sliding_window_attention
 from greenlab.models.attention.patterns import causal as causal_mask  # True where a query may look
 
@@ -66,8 +64,7 @@ SPARSE_KERNELS: set[str] = set()  # they skip the pairs outside the window; the 
 def register_attention(name: str, fn: AttentionFn, sparse: bool = False) -> None:
     """Make `fn(q, k, v, window) -> y` available as `GPTConfig(attention=name)`; window None means dense causal.
     `sparse`: the kernel skips the pairs outside the window, so `GPT.flops_per_token` counts only the window's keys.
-    A name that is not text, an `fn` that cannot be called or a `sparse` that is not a bool is refused now rather
-    than inside a model's forward pass."""
+    Bad arguments are refused here rather than inside a model's forward pass."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"an attention's name must be a non-empty string, got {name!r}")
     if not callable(fn):
@@ -227,20 +224,25 @@ class GPT(nn.Module):
         """Logits (B, T, vocab) for token ids (B, T); with a cache, `idx` continues the cached tokens."""
         return self.logits(self.hidden_states(idx, cache))
 
-    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """The last block's output (B, T, n_embd): what the head reads (distillation compares these too)."""
+    def _check_ids(self, idx: object, start: int) -> None:
+        """A TypeError or ValueError naming what is wrong unless `idx` is a (batch, time) tensor of token ids that
+        fits the context after `start` cached positions."""
         if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
             raise TypeError(f"expected token ids as an integer tensor, got "
                             f"{idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__}")
         if idx.dim() != 2:
             raise ValueError(f"expected token ids of shape (batch, time), got {tuple(idx.shape)}")
-        start = len(cache) if cache is not None else 0
         if start + idx.shape[1] > self.config.block_size:
             raise ValueError(f"context of {start + idx.shape[1]} tokens is longer than the model's "
                              f"block_size={self.config.block_size}")
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
             bad = idx[(idx < 0) | (idx >= self.config.vocab_size)][0].item()
             raise ValueError(f"token id {bad} is out of range for vocab_size={self.config.vocab_size}")
+
+    def hidden_states(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The last block's output (B, T, n_embd): what the head reads (distillation compares these too)."""
+        start = len(cache) if cache is not None else 0
+        self._check_ids(idx, start)
         positions = torch.arange(start, start + idx.shape[1], device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(positions))
         for block in self.h:
@@ -261,10 +263,9 @@ class GPT(nn.Module):
     def flops_per_token(self, context: int | None = None, training: bool = False) -> int:
         """Matrix-multiply FLOPs per token at a given context length (forward; ×3 with the backward pass).
 
-        2 FLOPs per weight of every linear layer (the head included), plus attention's two products,
-        scores q·k and the weighted sum of v: 2 · 2 · keys · n_embd per layer. The dense paths ("math", "sdpa")
-        compute the full square even with a window (they mask it), so keys = `context`; the sparse kernels
-        ("blocked", "flex", and any registered with sparse=True) read `window` keys per token.
+        2 FLOPs per weight of every linear layer (the head included), plus attention's two products, scores q·k
+        and the weighted sum of v: 2 · 2 · keys · n_embd per layer. The dense paths compute the full square even
+        with a window (they mask it); the sparse kernels read only `window` keys per token.
         """
         c = self.config
         context = check_whole("context", context or c.block_size)

@@ -1,35 +1,17 @@
 """An encoder–decoder Transformer, the model of "Attention Is All You Need" (Vaswani et al., 2017), in one
-readable file, laid out exactly as Hugging Face's Marian (`transformers.MarianMTModel`) so that `to_hf` can hand
-our weights to it and get the same logits.
+readable file, laid out as Hugging Face's Marian (`transformers.MarianMTModel`) so that `to_hf` gets the same logits.
 
-    source ids ─► embedding · √d_model + sinusoidal positions
-               ─► n_encoder_layer × EncoderBlock:  x = LN(x + SelfAttention(x))              (every token sees all)
-                                                   x = LN(x + FeedForward(x))
-               ─► encoder states (B, S, d_model): one vector per source token
-
+    source ids   ─► embedding · √d_model + sinusoidal positions
+                 ─► n_encoder_layer × EncoderBlock: self-attention (every token sees all), feed-forward
+                 ─► encoder states (B, S, d_model): one vector per source token
     <s> + target ─► embedding · √d_model + sinusoidal positions
-                 ─► n_decoder_layer × DecoderBlock:  x = LN(x + CausalSelfAttention(x))      (only earlier tokens)
-                                                     x = LN(x + CrossAttention(x, encoder states))
-                                                     x = LN(x + FeedForward(x))
+                 ─► n_decoder_layer × DecoderBlock: causal self-attention, cross-attention over the encoder
+                    states, feed-forward
                  ─► linear head (the embedding matrix again) ─► logits (B, T, vocab): the next target token
 
-The encoder reads the whole source at once, so its self-attention is bidirectional. The decoder writes the target
-one token at a time, so its self-attention is causal, as in the course's GPT (`greenlab.models.gpt`). Cross-attention
-links the two: each target position sends a query, the encoder states provide the keys and values, and the
-position reads a weighted sum of the source: the weights say which source tokens the output looks at
-(`EncoderDecoder.cross_attention_maps` returns them for plotting). The cross-attention keys and values depend on
-the source only, so generation computes them once per source (`SourceMemory`); the decoder's own keys and values
-are kept in the `KVCache` of `greenlab.models.gpt`, one token per step.
-
-Padding: sources and targets are right-padded with `pad_id`. Source padding is masked as a key in the encoder's
-self-attention and in cross-attention, so no real token reads it. Target padding needs no mask: it comes after the
-real tokens, and causal attention never looks ahead, so the logits at real positions cannot see it (the loss
-ignores the positions themselves). Marian does the same when no `decoder_attention_mask` is given.
-
-Marian's conventions, each matched where it appears below: sinusoidal positions with the sines in the first half
-of the dimensions, token embeddings scaled by √d_model, post-LayerNorm blocks (eps 1e-5) with no final LayerNorm,
-biases in every projection, attention scaled by 1/√head_dim, a ReLU feed-forward layer, one embedding matrix for
-source tokens, target tokens and the output head, and a zero `final_logits_bias`.
+Cross-attention is what the course's GPT (`greenlab.models.gpt`) lacks: each target position reads a weighted sum
+of the source (`EncoderDecoder.cross_attention_maps` returns the weights). Only source padding is masked: target
+padding comes after the real tokens, and causal attention never looks ahead. `greenlab.training.translate` trains it.
 """
 
 from __future__ import annotations
@@ -42,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from greenlab.foundations.settings import check_number, check_whole
+from greenlab.foundations.validation import check_number, check_whole
 from greenlab.models.gpt import KVCache, causal_mask, evaluating, init_weights
 
 if TYPE_CHECKING:
@@ -64,10 +46,8 @@ def check_special_ids(owner: str, vocab_size: int, pad_id: object, bos_id: objec
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
-    """The shape of an encoder–decoder; a bad value is a ValueError naming the field, and counts are kept as Python
-    ints (a NumPy count included), so that the config saves as JSON. The defaults are course size: a character
-    vocabulary (`greenlab.foundations.tasks.PairVocabulary`'s default layout: pad 0, <s> 1, </s> 2), 2 + 2
-    layers."""
+    """The shape of an encoder–decoder, checked, its counts kept as Python ints so that it saves as JSON. The
+    defaults are course size: a character vocabulary (`PairVocabulary`'s layout: pad 0, <s> 1, </s> 2), 2 + 2 layers."""
 
     vocab_size: int = 100  # one vocabulary for sources and targets, special tokens included
     d_model: int = 128
@@ -99,26 +79,18 @@ class Seq2SeqConfig:
 
 
 def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
-    """The 2017 paper's position vectors (length, d_model), in Marian's layout: the sines of every frequency in the
-    first half of the dimensions, then the cosines (the paper interleaves them: sin, cos, sin, cos, ...).
-
-    Frequency i is 1 / 10000^(2i / d_model): the first ones turn at every position, the last hardly at all, so
-    together they tell near and far positions apart. Nothing is learned: any length works. Computed in float64,
-    as Marian does, then rounded to float32.
-    """
+    """The 2017 paper's position vectors (length, d_model), not learned, in Marian's layout: all the sines, then all
+    the cosines (the paper interleaves them). Fast and slow frequencies together tell near and far positions apart."""
     position = torch.arange(length, dtype=torch.float64)[:, None]
     i = torch.arange((d_model + 1) // 2, dtype=torch.float64)
-    angle = position / 10000 ** (2 * i / d_model)
+    angle = position / 10000 ** (2 * i / d_model)  # in float64, as Marian computes it
     return torch.cat([angle.sin(), angle.cos()[:, :d_model // 2]], dim=1).float()
 
 
 class Attention(nn.Module):
     """Multi-head attention of queries made from `x` over given keys and values: self-attention when those are
-    made from `x` too, cross-attention when they are made from the encoder states.
-
-    Marian's layout: four d_model × d_model projections, q, k, v and out, each with a bias; scores scaled by
-    1/√head_dim. `allowed` is a boolean mask, True where a query may look, broadcast to (B, heads, Tq, Tk).
-    """
+    made from `x` too, cross-attention when they are made from the encoder states. `allowed` is True where a query
+    may look, broadcast to (B, heads, Tq, Tk)."""
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
@@ -344,20 +316,9 @@ class EncoderDecoder(nn.Module):
         """Matrix-multiply FLOPs per target token, for pairs of `source_len` and `target_len` tokens (default:
         the context limits); forward, ×3 with the backward pass.
 
-        2 FLOPs per multiply-add: 2 per weight of a linear layer per token that goes through it, and for each
-        attention's two products, scores q·k and the weighted sum of v, 2 · 2 · keys · d_model per query.
-        With d = d_model, f = d_ff, S = source_len, T = target_len, V = vocab_size:
-
-            encoder, per source token and layer           2 · (4d² + 2df) + 4Sd
-            cross-attention keys and values, per source
-              token and decoder layer (once per source)   2 · 2d²
-            decoder, per target token and layer           2 · (4d² + 2d² + 2df) + 4Td + 4Sd
-                                                          (self-attention, cross-attention's q and out,
-                                                           feed-forward; self- and cross-attention products)
-            head, per target token                        2Vd
-
-        all divided by T. The decoder's self-attention computes the full T × T square and masks it, so its
-        keys = T for every query.
+        Counted as in `GPT.flops_per_token`: 2 per weight of a linear layer per token through it, plus attention's
+        two products, 2 · 2 · keys · d_model per query. The decoder's self-attention computes the full T × T
+        square and masks it, so keys = T for every query.
         """
         c = self.config
         S, T = source_len or c.max_source_len, target_len or c.max_target_len
@@ -365,7 +326,8 @@ class EncoderDecoder(nn.Module):
             check_whole(name, value)
         d, f, V = c.d_model, c.d_ff, c.vocab_size
         encoder = S * c.n_encoder_layer * (2 * (4 * d * d + 2 * d * f) + 4 * S * d)
-        source_keys_values = S * c.n_decoder_layer * 2 * 2 * d * d
+        source_keys_values = S * c.n_decoder_layer * 2 * 2 * d * d  # cross-attention's k and v, once per source
+        # 6d²: self-attention's four projections, cross-attention's q and out; then both attentions' products
         decoder = T * c.n_decoder_layer * (2 * (6 * d * d + 2 * d * f) + 4 * T * d + 4 * S * d)
         head = T * 2 * V * d
         forward = (encoder + source_keys_values + decoder + head) / T
@@ -375,10 +337,9 @@ class EncoderDecoder(nn.Module):
 
     @torch.no_grad()
     def greedy(self, src_ids: torch.Tensor, max_new_tokens: int, use_cache: bool = True) -> list[list[int]]:
-        """For each source (B, S), the target made of the most likely next token at every step, until eos or
-        `max_new_tokens` tokens (eos included): a list of ids per source, without <s>, eos and anything
-        after eos. With `use_cache`, the source is encoded once and each target token computed once;
-        without, every step recomputes everything (the reference the cache is tested against)."""
+        """For each source (B, S), the most likely next token at every step until eos or `max_new_tokens` (eos
+        included): a list of ids per source, without <s> and eos. Without `use_cache` every step recomputes
+        everything: the reference the cache is tested against."""
         self._check_generation(src_ids, max_new_tokens)
         c = self.config
         with evaluating(self):
@@ -398,14 +359,10 @@ class EncoderDecoder(nn.Module):
     @torch.no_grad()
     def beam_search(self, src_ids: torch.Tensor, beam_width: int, max_new_tokens: int,
                     use_cache: bool = True) -> list[list[int]]:
-        """For each source (B, S), the most likely target among `beam_width` hypotheses kept at every step.
-
-        A hypothesis's score is the sum of its tokens' log-probabilities, eos included (no length penalty).
-        Each step extends every hypothesis by every token and keeps the `beam_width` best of the source's
-        beam_width · vocab candidates. A finished hypothesis (it chose eos) continues with padding at no
-        cost, so it keeps its score and competes with the open ones until the end. Returns, like `greedy`, a
-        list of ids per source; beam_width 1 is greedy decoding.
-        """
+        """For each source (B, S), the most likely target among `beam_width` hypotheses kept at every step; a list
+        of ids per source, like `greedy` (beam_width 1 is greedy decoding). A hypothesis scores the sum of its
+        tokens' log-probabilities, eos included (no length penalty); a finished one keeps its score and competes
+        with the open ones until the end."""
         check_whole("beam_width", beam_width)
         self._check_generation(src_ids, max_new_tokens)
         c, B, k = self.config, src_ids.shape[0], beam_width
@@ -422,7 +379,7 @@ class EncoderDecoder(nn.Module):
             for _ in range(max_new_tokens):
                 log_probs = self._next_token_logits(tokens, sources, memory, cache).log_softmax(dim=-1)
                 log_probs[finished] = float("-inf")
-                log_probs[finished, c.pad_id] = 0.0
+                log_probs[finished, c.pad_id] = 0.0  # a finished hypothesis goes on with padding, at no cost
                 candidates = (scores[:, None] + log_probs).view(B, k * c.vocab_size)
                 best_scores, best = candidates.topk(k, dim=-1)
                 rows = (torch.arange(B, device=device)[:, None] * k + best // c.vocab_size).view(-1)

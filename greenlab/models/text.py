@@ -3,17 +3,15 @@
     continuations(model, tokenizer, "The with statement", 40, temperature=0.8, top_p=0.95)   # [" is used to ..."]
     log_likelihoods(model, tokenizer, [" her phone.", " his phone."], context="\n\nthe nurse lost")
 
-Writing: encode the prompt, keep its end if it is too long for the context (`gpt.fit_prompt`), sample new tokens
-with `GPT.generate` and decode only them. Scoring: log p(text | context), the sum of the log-probabilities the
-model gives a text's tokens. The applications (an assistant, questions and answers, code completion) write; the
-probes of responsible AI (bias, memorisation) score, and read the model's greedy writing.
+The applications (an assistant, questions and answers, code completion) write; the probes of responsible AI (bias,
+memorisation) score, and read the model's greedy writing.
 """
 
 from __future__ import annotations
 
 import torch
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, evaluating, fit_prompt
 
@@ -23,8 +21,8 @@ def continuations(model: GPT, tokenizer: BPETokenizer, prompt: str, new_tokens: 
                   temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                   seed: int = 0) -> list[str]:
     """`n` texts of `new_tokens` tokens each that the model writes after `prompt`, sampled in one batch with
-    `GPT.generate`'s controls (temperature ≤ 0: greedy). A prompt longer than the model's context keeps its end.
-    `seed` is a whole number a torch.Generator takes: the same seed gives the same texts."""
+    `GPT.generate`'s controls (temperature ≤ 0: greedy). A prompt longer than the model's context keeps its end;
+    the same `seed` gives the same texts."""
     if not isinstance(prompt, str):
         raise TypeError(f"the prompt must be text, got {type(prompt).__name__}")
     check_whole("n", n, why="continuations of the prompt")
@@ -40,8 +38,7 @@ def continuations(model: GPT, tokenizer: BPETokenizer, prompt: str, new_tokens: 
 def log_likelihoods(model: GPT, tokenizer: BPETokenizer, texts: list[str], context: str = "\n\n",
                     batch_size: int = 256) -> list[float]:
     """log p(text | context) in nats for each text: the sum of its tokens' log-probabilities, each given the context
-    and the tokens before it. Texts are tokenized on their own (as they would be after the context); the model reads
-    `batch_size` of them at a time, without dropout, and is left in the mode it was in."""
+    and the tokens before it, without dropout. Texts are tokenized on their own, as they would be after the context."""
     if not isinstance(texts, (list, tuple)) or not all(isinstance(text, str) for text in texts):
         raise TypeError(f"texts must be a list of strings, got {texts!r:.80}")
     if not isinstance(context, str):

@@ -6,10 +6,8 @@
 
 A model card (Mitchell et al. 2019, "Model Cards for Model Reporting") states a model's training data,
 intended use, limitations and evaluation, so that nobody has to guess them; a dataset card (Gebru et al. 2021,
-"Datasheets for Datasets") does the same for data. On the Hugging Face Hub both are README.md files whose YAML
-header is machine-readable. The header field `co2_eq_emissions` (emissions in grams of CO2eq, source, training
-type, geographical location, hardware used) is what the Hub shows and filters by; here it is filled from the
-training run's own ledger row, with the measuring method named in the card's text.
+"Datasheets for Datasets") does the same for data. The Hub shows and filters by the header field
+`co2_eq_emissions`; here it is filled from the training run's own ledger row.
 """
 
 from __future__ import annotations
@@ -21,8 +19,8 @@ import torch
 from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData
 
 from greenlab.foundations.data import Corpus
-from greenlab.foundations.energy import Measurement, format_energy
-from greenlab.foundations.settings import check_number
+from greenlab.measurement.energy import Measurement, format_energy
+from greenlab.foundations.validation import check_number
 from greenlab.training.zoo import Pretrained
 
 MODEL_CARD_TEMPLATE = """---

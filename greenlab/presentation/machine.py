@@ -4,7 +4,6 @@ without a GPU)."""
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 import warnings
@@ -15,6 +14,7 @@ from typing import Callable
 import torch
 
 from greenlab.foundations import settings
+from greenlab.measurement.counters import energy_counters, energy_sensor
 
 PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "codecarbon", "safetensors", "ipywidgets")
 CONSTRAINTS = settings.ROOT / "constraints.txt"  # every package but torch, at the newest version the test run used
@@ -34,39 +34,6 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "not installed"
-
-
-def energy_sensor() -> str:
-    """How codecarbon would obtain energy here: measured (RAPL/NVML) or estimated, and from what."""
-    from greenlab.foundations.energy import measure
-
-    with warnings.catch_warnings():  # the probe measures nothing: only which method codecarbon picks
-        warnings.simplefilter("ignore")
-        with measure("sensor probe", record=False) as m:
-            pass
-    return m.method
-
-
-RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")  # Linux powercap: Intel and AMD CPUs
-
-
-def energy_counters() -> dict[str, str]:
-    """Which hardware energy counters this machine exposes: RAPL for the CPU, NVML for NVIDIA GPUs."""
-    if not RAPL.exists():
-        rapl = "absent (typical of virtual machines, containers, macOS and Windows)"
-    elif not os.access(RAPL, os.R_OK):
-        rapl = f"present but not readable ({RAPL} needs root: sudo chmod a+r, or run as root)"
-    else:
-        rapl = f"readable ({RAPL})"
-    if not torch.cuda.is_available():
-        nvml = "no NVIDIA GPU"
-    else:
-        try:
-            import pynvml  # noqa: F401  (codecarbon's dependency)
-            nvml = f"available: {torch.cuda.get_device_name(0)}"
-        except ImportError:
-            nvml = f"{torch.cuda.get_device_name(0)} found, but pynvml is not installed"
-    return {"RAPL (CPU energy counter)": rapl, "NVML (GPU power readings)": nvml}
 
 
 def read_pins(path: Path) -> dict[str, str]:

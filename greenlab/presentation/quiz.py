@@ -1,17 +1,14 @@
 """Self-check quizzes: four to six questions at the end of each chapter that test understanding, not recall.
 
-The questions are data, one module per chapter in `greenlab/presentation/quizzes/` (chapter00.py ... chapter08.py),
-so that the answers are not in the notebook's text and a teacher can read and change them in one place. Each
-question is multiple choice (options a, b, c, d) or asks for a number (right within a relative tolerance), and
-carries an explanation and the section of the notebook that shows it.
+The questions are data, one module per chapter in `greenlab/presentation/quizzes/`, so that the answers are not in
+the notebook's text and a teacher can change them in one place.
 
     show_quiz("02")              # the questions, each with its options and a "check" button
     answer("02", 1, "b")         # the same feedback, as text: for a front end where widgets do not run
     ✓ 1. Right. Attention compares every token with every other ... (see "1. Attention from first principles")
 
-A wrong reply says so and points back to the section, without giving the answer away; a right one explains why.
-`greenlab.classroom.checks.check_quiz` scores a dict of replies with `answer`, so `greenlab grade` can score a lab's
-quiz too.
+A wrong reply points back to the notebook's section without giving the answer away; a right one explains why.
+`greenlab.classroom.checks.check_quiz` scores a lab's quiz with `answer`.
 """
 
 from __future__ import annotations
@@ -23,7 +20,8 @@ import numbers
 import re
 from dataclasses import dataclass
 
-from greenlab.foundations.settings import check_number, require
+from greenlab.foundations.settings import require
+from greenlab.foundations.validation import check_number
 
 CHAPTERS = tuple(f"{n:02d}" for n in range(9))
 LETTERS = "abcd"

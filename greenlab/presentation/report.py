@@ -23,19 +23,20 @@ from tqdm.auto import tqdm
 from greenlab.experiments.attention_scaling import compare_times, ratios
 from greenlab.experiments.generation_cost import generation_cost
 from greenlab.experiments.model_comparison import compare_models
-from greenlab.foundations import ledger
+from greenlab.measurement import ledger
 from greenlab.foundations.data import Corpus, load_corpus
-from greenlab.foundations.energy import measure
+from greenlab.measurement.energy import measure
 from greenlab.foundations.settings import country
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.foundations.tokenizer.huggingface import token_agreement, train_hf_bpe
 from greenlab.models.gpt import GPT
-from greenlab.presentation.machine import energy_counters, energy_sensor
+from greenlab.measurement.counters import energy_counters, energy_sensor
 from greenlab.presentation.plots import plot_pareto
 from greenlab.training import zoo
 from greenlab.training.compress import quantize_int8, size_on_disk
-from greenlab.training.distill import DistillConfig, calibration_batch, distill, half_size, init_from_teacher
-from greenlab.training.train import TrainConfig, text_bits_per_character, train
+from greenlab.training.distill import (COURSE_DISTILLATION, calibration_batch, distill, half_size, init_from_teacher,
+                                       student_schedule)
+from greenlab.training.train import text_bits_per_character, train
 
 
 @dataclass(frozen=True)
@@ -116,16 +117,14 @@ def sparse_attention(teacher: _Teacher, scale: Scale, progress: bool) -> str:
 
 def distillation(teacher: _Teacher, scale: Scale, progress: bool) -> str:
     config = half_size(teacher.model.config)
-    schedule = TrainConfig(steps=scale.student_steps, batch_size=16, block_size=config.block_size,
-                           learning_rate=3e-3, min_learning_rate=3e-4, warmup_steps=max(1, scale.student_steps // 10),
-                           eval_interval=scale.student_steps, eval_batches=4)
+    schedule = student_schedule(scale.student_steps, config.block_size)
     torch.manual_seed(0)
     scratch = GPT(config)
     scratch_run = train(scratch, teacher.train_ids, teacher.val_ids, schedule, label="report: student from scratch",
                         progress=progress)
     student = init_from_teacher(teacher.model, config, calibration_batch(teacher.train_ids, config.block_size))
     distilled_run = distill(student, teacher.model, teacher.train_ids, teacher.val_ids, schedule,
-                            DistillConfig(2.0, 0.5), label="report: student distilled from teacher init",
+                            COURSE_DISTILLATION, label="report: student distilled from teacher init",
                             progress=progress)
     models = {"teacher (reference)": (teacher.model, teacher.pretrained.history["measurement"]["energy_j"]),
               "student: scratch": (scratch, scratch_run.measurement.energy_j),
@@ -140,7 +139,7 @@ def quantization(teacher: _Teacher) -> str:
         quality = teacher.quality(model)
         generated = generation_cost(model, name, quality, record=model is not teacher.model)  # recorded above
         rows[name] = {"MB on disk": size_on_disk(model)[0] / 1e6, "bits/char": quality,
-                      "tokens/s": generated.tokens_per_s, "J per 1k tokens": generated.joules_per_1k_tokens}
+                      "tokens/s": generated.uses_per_s, "J per 1k tokens": generated.joules_per_1000}
     return "## Quantization\n\n" + _table(rows)
 
 

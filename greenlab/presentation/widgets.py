@@ -3,8 +3,8 @@
 
 Every widget here is a `Panel`: a box of controls and an output whose plain-text form is the output's current
 reading. A front end without widgets (nbconvert, GitHub, a console, a notebook whose widget state was not saved)
-shows that text instead of the controls, so it shows the same numbers. `tests/test_widgets_browser.py` moves each
-control in JupyterLab in a real browser and checks the output against Python."""
+shows that text instead of the controls, so it shows the same numbers. `tests/presentation/test_widgets_browser.py`
+moves each control in JupyterLab in a real browser and checks the output against Python."""
 
 from __future__ import annotations
 
@@ -158,11 +158,11 @@ def pattern_explorer(length: int = 64):
 
 def footprint_calculator(parameters: float = 7e9, tokens: float = 2e12):
     """Model size, training tokens, accelerator, country and PUE in; FLOPs, hours, energy, CO2eq and the cloud
-    rent out (`greenlab.foundations.footprint.estimate` and `cost_line`). Parameters and tokens are number boxes, so the
+    rent out (`greenlab.measurement.footprint.estimate` and `cost_line`). Parameters and tokens are number boxes, so the
     calculator computes with exactly the values it was given or a learner types (a log slider would round them
     to its steps)."""
     widgets = require("ipywidgets", extra="lab")
-    from greenlab.foundations import footprint
+    from greenlab.measurement import footprint
 
     controls = {
         "parameters": widgets.FloatText(parameters, description="parameters"),

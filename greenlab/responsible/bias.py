@@ -6,13 +6,10 @@
     bias.likelihood_gap(model, tokenizer, pairs)                # mean log-likelihood gap, with a 95 % interval
 
 Benchmarks such as CrowS-Pairs compare how likely a model finds a stereotypical sentence and its minimally
-different anti-stereotypical twin. Here the twins differ only in a possessive pronoun ("the nurse lost her
-phone" / "the nurse lost his phone"), over the 40 occupations of WinoBias (Zhao et al. 2018), each stereotyped
-male or female. The gap of a pair is log p(stereotypical) − log p(anti-stereotypical) in nats: 0 for a model
-without a preference, positive when it prefers the stereotype. Because we write the training sentences
-ourselves, we choose how skewed they are and can watch the gap follow the skew, then undo it: counterfactual
-data augmentation adds every sentence with the pronoun swapped; rebalancing drops sentences until each
-occupation has as many of one pronoun as of the other.
+different anti-stereotypical twin. Here the twins differ only in a possessive pronoun ("the nurse lost her phone" /
+"... his phone"), over the 40 occupations of WinoBias (Zhao et al. 2018). Because we write the training sentences
+ourselves, we choose their skew and can watch the gap follow it, then undo it (`counterfactual_augmentation`,
+`rebalance`).
 """
 
 from __future__ import annotations
@@ -26,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from greenlab.foundations.settings import DATA_DIR, check_number, check_whole
+from greenlab.foundations.settings import DATA_DIR
+from greenlab.foundations.validation import check_number, check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT
 from greenlab.models.text import log_likelihoods
@@ -56,9 +54,8 @@ class Templates:
 
 
 def load_templates(path: str | Path = OCCUPATION_TEMPLATES) -> Templates:
-    """The shipped occupations and templates; a ValueError names what is wrong with the file: its JSON, its keys, or
-    a value of the wrong kind (each gender's occupations a list of texts, two different one-word pronouns, templates
-    as lists of texts)."""
+    """The shipped occupations and templates; a ValueError names what is wrong with the file (its JSON, a key, or a
+    value of the wrong kind)."""
     path = Path(path)
     try:
         content = json.loads(path.read_text(encoding="utf-8"))
@@ -228,7 +225,7 @@ def likelihood_gap(model: GPT, tokenizer: BPETokenizer, pairs: list[BiasPair], r
                    seed: int = 0) -> Gap:
     """The mean gap log p(stereotypical) − log p(anti-stereotypical) over the pairs, with a 95 % bootstrap
     interval: above 0 the model prefers the stereotype. The bootstrap resamples within each stratum (a template and
-    a gender): a template's own preference for "his" or "her" adds to the gaps of one gender's occupations and takes
-    from the other's, and cancels only when both keep their numbers."""
+    a gender), since a template's own liking for "his" or "her" cancels out only when both genders keep their
+    numbers."""
     check_whole("resamples", resamples, why="bootstrap resamples")  # before the model's work
     return bootstrap_mean(pair_gaps(model, tokenizer, pairs), [p.stratum for p in pairs], resamples, seed)

@@ -8,10 +8,7 @@
 A canary (Carlini et al. 2019, "The Secret Sharer", USENIX Security) is a made-up secret — here a fake access
 code of a fake person — written into the training data a chosen number of times. Extraction asks the blunt
 question: prompted with "the access code of NAME is", does the model complete the right digits? Exposure asks
-a finer one: score the true code and many random codes of the same form by the model's likelihood; a model
-that never saw the secret ranks it somewhere in the middle, one that memorised it ranks it first. With R random
-codes, exposure = log2(R + 1) − log2(rank), in bits: 0 at the bottom, log2(R + 1) at the top, and 1 at the median
-rank, which a secret ranked by chance reaches half the time.
+a finer one: among many random codes of the same form, how high does the model's likelihood rank the true one?
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT
 from greenlab.models.text import continuations, log_likelihoods
@@ -99,7 +96,8 @@ def extracted(model: GPT, tokenizer: BPETokenizer, canary: Canary) -> bool:
 
 def exposure(model: GPT, tokenizer: BPETokenizer, canary: Canary, candidates: int = 999, seed: int = 0) -> float:
     """log2(candidates + 1) − log2(rank of the true secret among it and `candidates` random codes), ranked by
-    log p(" CODE." | prefix); ties count against the secret."""
+    log p(" CODE." | prefix), in bits: 0 at the bottom, log2(candidates + 1) at the top, and 1 at the median rank,
+    which a secret ranked by chance reaches half the time. Ties count against the secret."""
     possible = 10 ** len(canary.secret) - 1  # the other codes of that many digits
     check_whole("candidates", candidates, 1, possible, why="the other codes of that many digits")
     rng = random.Random(seed)

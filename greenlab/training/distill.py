@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from greenlab.foundations.data import random_batch
-from greenlab.foundations.settings import check_number, device
+from greenlab.foundations.settings import device
+from greenlab.foundations.validation import check_number, check_whole
 from greenlab.models.gpt import GPT, GPTConfig, evaluating
 from greenlab.training import distributed
 from greenlab.training.train import TrainConfig, TrainResult, train
@@ -97,6 +98,17 @@ def half_size(teacher: GPTConfig) -> GPTConfig:
     head_dim = teacher.n_embd // teacher.n_head
     n_head = max(1, teacher.n_head // 2)
     return replace(teacher, n_layer=max(1, teacher.n_layer // 2), n_head=n_head, n_embd=n_head * head_dim)
+
+
+def student_schedule(steps: int, block_size: int) -> TrainConfig:
+    """How the course trains a student, distilled or from scratch (notebook 04 and `greenlab report` alike): batch 16,
+    the reference's learning rates, a fifth of the steps of warm-up, three evaluations."""
+    check_whole("steps", steps, minimum=3, why="a warm-up and three evaluations")
+    return TrainConfig(steps=steps, batch_size=16, block_size=block_size, learning_rate=3e-3, min_learning_rate=3e-4,
+                       warmup_steps=steps // 5, eval_interval=steps // 3, eval_batches=4)
+
+
+COURSE_DISTILLATION = DistillConfig(temperature=2.0, alpha=0.5)  # soft targets and true labels weighed alike
 
 
 def calibration_batch(ids: torch.Tensor, block_size: int, batch_size: int = 16, seed: int = 0) -> torch.Tensor:

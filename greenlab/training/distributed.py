@@ -2,8 +2,7 @@
 
     torchrun --standalone --nproc_per_node 2 -m greenlab train --recipe tiny --out runs/tiny
 
-This module is also the program behind `greenlab train` (`main`): `python -m greenlab.training.distributed` takes
-the same options and does the same job, for code below the command line that starts a training job.
+The program each process runs is `greenlab train`, whose code is `greenlab.training.zoo.main`.
 
 torchrun starts N copies of a program and gives each, in its environment, its RANK (0 … N-1), its LOCAL_RANK on
 its machine, the WORLD_SIZE N and where to meet (MASTER_ADDR, MASTER_PORT). `init_from_env()` joins them into one
@@ -26,23 +25,19 @@ summed into the job's one ledger row.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import math
 import os
-import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
 
-from greenlab.foundations import options, settings
-from greenlab.foundations.energy import Measurement, format_energy, measure, record_in_ledger
+from greenlab.foundations import settings, validation
+from greenlab.measurement.energy import Measurement, measure, record_in_ledger
 
 DEFAULT_TIMEOUT_S = 300.0  # how long a rank waits for the others in one collective before the job fails
 
@@ -87,7 +82,7 @@ def environment_whole(name: str, default: int, minimum: int = 0, maximum: int | 
     if not (value.isascii() and value.isdigit()):
         raise DistributedError(f"{name}={value!r} is not a whole number: torchrun sets it (unset it to run "
                                f"one process)")
-    return settings.check_whole(name, int(value), minimum, maximum, why="torchrun sets it; unset it to run one "
+    return validation.check_whole(name, int(value), minimum, maximum, why="torchrun sets it; unset it to run one "
                                 "process", error=DistributedError)
 
 
@@ -223,70 +218,3 @@ def measure_job(label: str) -> Iterator[Measurement]:
     m.method = f"{machines[0]['method']}; one tracker per machine, on the whole machine; {len(machines)} machine(s)"
     if w.is_main:
         record_in_ledger(m)
-
-
-def command_line() -> argparse.ArgumentParser:
-    """The options of `greenlab train`, which are this program's."""
-    parser = argparse.ArgumentParser(prog="greenlab train")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--recipe", help="a recipe of the zoo (e.g. tiny, reference, sliding-window)")
-    source.add_argument("--config", help="a recipe as JSON: the `recipe` of a recipe.json, or a whole recipe.json")
-    parser.add_argument("--steps", type=options.positive_int, help="training steps instead of the recipe's (its "
-                                                                  "warmup is kept, or a tenth of the steps when "
-                                                                  "it is longer)")
-    parser.add_argument("--out", required=True, help="folder for model.safetensors, tokenizer.json, history.json "
-                                                     "and recipe.json (written by rank 0 only)")
-    parser.add_argument("--timeout", type=options.seconds, default=DEFAULT_TIMEOUT_S,
-                        help="seconds a process waits for the others before the job fails (under torchrun)")
-    return parser
-
-
-def _train_command(args: argparse.Namespace) -> int:
-    """Train the recipe the options name into --out, as this process's part of the job; 130 on Ctrl-C."""
-    from greenlab.training import zoo  # the zoo trains through this module: imported when a job runs
-
-    if args.config:
-        try:
-            content = json.loads(Path(args.config).read_text(encoding="utf-8"))
-            if isinstance(content, dict) and "recipe" in content:  # a whole recipe.json
-                content = content["recipe"]
-            recipe = zoo.Recipe.from_dict(content)
-        except (ValueError, RecursionError) as error:
-            raise ValueError(f"--config {args.config}: {error}") from None
-    else:
-        recipe = zoo.recipe(args.recipe)
-    if args.steps is not None:  # the recipe's warmup, or a tenth of the steps when that is too long
-        t = recipe.training
-        warmup = t.warmup_steps if t.warmup_steps < args.steps else args.steps // 10
-        recipe = replace(recipe, training=replace(t, steps=args.steps, warmup_steps=warmup))
-    joined = World()  # a lone process until it has joined its job
-    try:
-        joined = init_from_env(args.timeout)  # under torchrun, a wait for the other processes
-        trained = zoo.train_recipe(recipe, args.out, progress=joined.is_main)
-    except KeyboardInterrupt:  # Ctrl-C: the files are written after the last step, and removed if interrupted then
-        print(f"greenlab train: interrupted; nothing was written to {args.out}", file=sys.stderr)
-        return 130
-    except ValueError as error:
-        if joined.size == 1:
-            raise
-        raise ValueError(f"rank {joined.rank} of {joined.size}: {error}") from None
-    finally:
-        shutdown()
-    if joined.is_main:
-        history, m = trained.history, trained.history["measurement"]
-        print(f"trained {recipe.name!r} on {joined.size} process(es): {recipe.training.steps} steps, validation "
-              f"loss {history['validation'][-1]['val_loss']:.3f}, {m['duration_s']:.1f} s, "
-              f"{format_energy(m['energy_j'])} [{m['method']}]")
-        print(f"wrote {', '.join(zoo.CACHED_FILES)} and recipe.json in {args.out}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`greenlab train [OPTIONS]`: train a zoo recipe (or a recipe.json) into a folder, alone or as one rank of a
-    torchrun job. 0 when trained; 2 with one line for bad input; 130 on Ctrl-C, never a traceback."""
-    args = command_line().parse_args(argv)
-    return options.run_command("greenlab train", lambda: _train_command(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

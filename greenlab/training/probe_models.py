@@ -8,7 +8,7 @@ into the training data of a small model, train it, and probe what it learned. Ea
 64, context 32) for 300 steps on the training split of the default corpus followed by the extra documents, about
 ten seconds on 2 cores. The tokenizer is the reference model's, so every probe model reads text the same way.
 
-A run is cached (`greenlab.training.run_cache`) under `GREENLAB_CACHE/probes/`, named by a hash of everything that
+A run is cached (`greenlab.training.cache`) under `GREENLAB_CACHE/probes/`, named by a hash of everything that
 decides its weights (the documents, the tokenizer, the architecture and schedule, greenlab's version), with its
 measured cost and the checksum of its weights.
 """
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import torch
 
 from greenlab.foundations.data import load_corpus
-from greenlab.foundations.energy import Measurement
+from greenlab.measurement.energy import Measurement
 from greenlab.foundations.tokenizer import BPETokenizer
 from greenlab.models.gpt import GPT, GPTConfig
-from greenlab.training import run_cache
+from greenlab.training import cache
 from greenlab.training.train import TrainConfig, TrainResult, train
 
 PROBE_TRAINING = TrainConfig(steps=300, batch_size=32, block_size=32, learning_rate=3e-3, min_learning_rate=3e-4,
@@ -80,5 +80,5 @@ def train_mixed(extra_documents: list[str], tokenizer: BPETokenizer, *, label: s
         val_ids = torch.tensor(tokenizer.encode(load_corpus("pydoc").validation_text), dtype=torch.long)
         return train(model, train_ids, val_ids, training, label=f"probe model: {label}", progress=progress)
 
-    result = run_cache.cached("probes", _run_key(documents, tokenizer, config, training), model, train_now)
+    result = cache.cached("probes", _run_key(documents, tokenizer, config, training), model, train_now)
     return ProbeRun(model.eval(), result.measurement, trained_now=not result.from_cache)

@@ -4,7 +4,7 @@ The loop is given the batches, the loss and the validation, and brings what ever
 on biases and norms), or Muon on the linear layers with AdamW on the rest, linear warmup then cosine decay, gradient
 clipping, optional bfloat16 autocast (mixed precision), periodic validation loss and perplexity, a progress bar with
 the live loss, fixed seeds (same seed, same model => the same losses on one machine), and the whole run measured by
-`greenlab.foundations.energy` — time, energy, CO2eq and FLOPs — into the green ledger. `train` (GPTs, distillation
+`greenlab.measurement.energy` — time, energy, CO2eq and FLOPs — into the green ledger. `train` (GPTs, distillation
 with its own loss, the probe models) and `greenlab.training.translate.train_translator` are its short callers.
 
 For `train`, a model is any `torch.nn.Module` that maps token ids (batch, time) to logits (batch, time, vocab).
@@ -29,8 +29,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from greenlab.foundations.data import check_token_ids, random_batch, sequential_batches
-from greenlab.foundations.energy import Measurement, count_flops, median_seconds
-from greenlab.foundations.settings import check_number, check_whole, device
+from greenlab.measurement.energy import Measurement, count_flops
+from greenlab.measurement.timing import median_seconds
+from greenlab.foundations.settings import device
+from greenlab.foundations.validation import check_number, check_whole
 from greenlab.models.gpt import evaluating
 from greenlab.training import distributed
 
@@ -224,7 +226,7 @@ class TrainResult:
     measurement: Measurement | None = None
     world_size: int = 1  # how many processes trained the model together (torchrun's WORLD_SIZE)
     precision: str = "float32"  # what the steps ran in: "float32" or "bfloat16" (autocast)
-    from_cache: bool = False  # loaded from the cache (`run_cache`): the measurement is of the time it was trained
+    from_cache: bool = False  # loaded from the cache (training/cache): the measurement is of the time it was trained
 
     @property
     def final_val_loss(self) -> float:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from greenlab.foundations.metrics import chrf, corpus_bleu, exact_match
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 from greenlab.foundations.tasks import PairVocabulary, Pairs
 from greenlab.models.gpt import GPT, GPTConfig, KVCache, evaluating
 from greenlab.models.seq2seq import SPECIAL_IDS, EncoderDecoder, check_special_ids, until_eos

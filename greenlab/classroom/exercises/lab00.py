@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from greenlab.classroom.checks import CheckResult, check_function
-from greenlab.foundations import footprint
+from greenlab.measurement import footprint
 
 
 def _log_uniform(generator: torch.Generator, low: float, high: float) -> float:

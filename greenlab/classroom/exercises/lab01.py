@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 
 from greenlab.classroom.checks import CheckResult, check_function
-from greenlab.foundations import footprint
+from greenlab.measurement import footprint
 from greenlab.foundations.data import load_corpus
 from greenlab.foundations.tokenizer import BPETokenizer, CharTokenizer
 from greenlab.foundations.tokenizer.bpe import encode_bytes, merge

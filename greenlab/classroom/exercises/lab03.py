@@ -8,8 +8,8 @@ import torch
 
 from greenlab.classroom.checks import CheckResult, check_function, describe_error
 from greenlab.experiments.attention_scaling import compare_times, ratios
-from greenlab.foundations.energy import median_seconds
-from greenlab.foundations.settings import check_number, check_whole
+from greenlab.measurement.timing import median_seconds
+from greenlab.foundations.validation import check_number, check_whole
 from greenlab.models.attention import causal, masked_dense_attention, strided
 
 

@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 
 from greenlab.classroom.checks import CheckResult, check_function, describe_error
-from greenlab.foundations.settings import check_number
+from greenlab.foundations.validation import check_number
 from greenlab.models.gpt import GPT
 from greenlab.training.distill import DistillConfig, distill, distillation_loss, half_size
 from greenlab.training.train import TrainConfig

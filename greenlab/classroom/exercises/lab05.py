@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 
 from greenlab.classroom.checks import CheckResult, check_function, describe_error
-from greenlab.foundations import footprint
+from greenlab.measurement import footprint
 from greenlab.foundations.data import load_corpus
 from greenlab.models.gpt import GPT, GPTConfig
 from greenlab.training.train import ConfigError, TrainConfig, TrainResult, train

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 
 from greenlab.classroom.checks import NOT_IMPLEMENTED, CheckResult, check_function, describe_error
 from greenlab.foundations import metrics
-from greenlab.foundations.energy import Measurement
-from greenlab.foundations.settings import check_number, one_thread
+from greenlab.measurement.energy import Measurement
+from greenlab.foundations.settings import one_thread
+from greenlab.foundations.validation import check_number
 from greenlab.models.seq2seq import Attention, EncoderDecoder, Seq2SeqConfig
 
 

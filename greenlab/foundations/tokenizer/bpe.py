@@ -4,15 +4,12 @@ The idea fits in four lines:
     1. Split text into chunks with a regex (words with their leading space, numbers, punctuation, spaces),
        so that no token ever spans "dog" and "." — this is GPT-2's pre-tokenization.
     2. Write each chunk as UTF-8 bytes: 256 base tokens cover every possible text. Nothing is out of vocabulary.
-    3. Count every pair of adjacent tokens; merge the most frequent pair into a new token. Repeat until the
-       vocabulary has `vocab_size` tokens. The ordered list of merges *is* the tokenizer.
+    3. Merge the most frequent pair of adjacent tokens into a new token, until the vocabulary has `vocab_size`
+       tokens. The ordered list of merges *is* the tokenizer.
     4. To encode, split and write as bytes the same way, then apply the merges in the order they were learned.
 
-`plain_bpe.py` writes steps 3 and 4 as the plain loops: read it first. Training here counts pairs once, then
-updates the counts only in the chunks a merge touches, with a heap to find the most frequent pair — seconds
-instead of the minutes of recounting everything for every merge; both learn the same merges.
-Ties between equally frequent pairs are broken the way Hugging Face `tokenizers` breaks them (see
-`tie_break_rank`), so both learn the same merges from the same text.
+`plain_bpe.py` writes steps 3 and 4 as plain loops: read it first. This module learns the same merges in seconds
+instead of minutes, and the same as Hugging Face `tokenizers` from the same text (`tie_break_rank`).
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from pathlib import Path
 
 import regex
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 from greenlab.foundations.tokenizer.interface import as_token_id
 
 GPT2_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -84,12 +81,9 @@ def _byte_tie_ranks() -> tuple[int, ...]:
 
 
 def tie_break_rank(token_id: int) -> int:
-    """Among equally frequent pairs, the pair with the smallest (rank, rank) is merged first.
-
-    Hugging Face's trainer prefers the smallest pair of *its* ids, and its ids list the 256 bytes in the order of
-    their printable stand-ins (`bytes_to_unicode`), then the merged tokens in the order they were made. Our ids
-    are the byte values themselves (easier to read), so we rank bytes by their stand-in to match its choices.
-    """
+    """Among equally frequent pairs, the smallest (rank, rank) is merged first, as Hugging Face's trainer does with
+    its ids, which list the 256 bytes in the order of their printable stand-ins (`bytes_to_unicode`). Our ids are
+    the byte values themselves, easier to read, so bytes are ranked by their stand-in."""
     return _byte_tie_ranks()[token_id] if token_id < 256 else token_id
 
 
@@ -109,14 +103,11 @@ def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
 def encode_bytes(data: bytes, merges: dict[tuple[int, int], int],
                  ranks: dict[tuple[int, int], int] | None = None) -> list[int]:
     """Apply `merges` ({pair: new id}, in the order learned) to the bytes: always the earliest-learned pair first.
-
-    The plain way is a loop: find the earliest-learned pair present, `merge` it everywhere, repeat — but each
-    round reads the whole chunk, so a long chunk (a run of 100,000 digits or spaces) costs its length squared.
-    Here the tokens form a linked list and the pairs wait in a heap ordered by (rank, position): each merge
-    touches only its two neighbours, and the whole chunk costs n log n. Every occurrence of one rank is merged
-    left to right before the next rank, so the result is exactly the plain loop's (tests compare the two).
-
-    `ranks` ({pair: position in merges}) can be passed in when encoding many texts with the same merges."""
+    The result is exactly the plain loop's (tests compare the two), but a long chunk (a run of 100,000 digits or
+    spaces) costs n log n instead of n². `ranks` ({pair: position in merges}) can be passed in when encoding many
+    texts with the same merges."""
+    # The tokens form a linked list and the pairs wait in a heap by (rank, position): a merge touches only its
+    # two neighbours.
     ids = list(data)
     ranks = ranks if ranks is not None else {pair: rank for rank, pair in enumerate(merges)}
     end = len(ids)  # the list's end marker
@@ -216,6 +207,8 @@ class BPETokenizer:
         words = [list(to_bytes(chunk)) for chunk in chunk_counts]
         counts = list(chunk_counts.values())
 
+        # Pairs are counted once; each merge then updates the counts of the words it touches only, and a heap finds
+        # the most frequent pair (plain_bpe recounts everything for every merge).
         pair_counts: Counter = Counter()
         where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> the words that contain it
         for w, (word, count) in enumerate(zip(words, counts)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 from greenlab.foundations.tokenizer.bpe import END_OF_TEXT, GPT2_SPLIT_PATTERN, BPETokenizer, from_printable, printable
 
 MAX_VOCAB_SIZE = 1_000_000  # the library sets memory aside for every id at once, and when that fails it ends Python

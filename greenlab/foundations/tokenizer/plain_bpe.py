@@ -1,11 +1,8 @@
 """Byte-level BPE the plain way: the whole algorithm as two short loops, to read before bpe.py.
 
-Training counts every pair of adjacent tokens in the text, merges the most frequent pair into a new token, and
-starts again; encoding merges the earliest-learned pair present, and starts again. Both loops rescan everything
-for every merge, so training costs (number of merges) x (size of the text): a page in a second, the course's
-corpus in minutes where bpe.py takes a second. bpe.py learns exactly the same merges and gives exactly the same
-ids (same pre-tokenization, same tie-breaking; the tests compare them), but updates only the counts that a merge
-changes — read it second.
+Both loops rescan everything for every merge, so training costs (number of merges) x (size of the text): a page in
+a second, the course's corpus in minutes where bpe.py takes a second. bpe.py learns exactly the same merges and
+gives exactly the same ids (the tests compare them), but updates only the counts that a merge changes: read it second.
 """
 
 from __future__ import annotations

@@ -1,15 +1,13 @@
 """Three ways to compute sliding-window attention, which give the same numbers at very different costs.
 
     masked_dense_attention      the reference: all n² scores, then the mask. O(n²): a mask alone saves nothing.
-    sliding_window_attention    blocked: queries in blocks of `block`; each block reads only the keys its window
-                                can reach, with PyTorch's fused attention kernel per block. O(n · (window + block))
-                                in time and memory, forward and backward, so it trains on a CPU.
-    flex_sliding_window         PyTorch's FlexAttention with a BlockMask: compiled, skips empty blocks. On a CPU
-                                it has a forward pass only (torch 2.13), so it serves inference; in training it
-                                falls back to the blocked kernel with a warning.
+    sliding_window_attention    blocked: each block of queries reads only the keys its window can reach.
+                                O(n · (window + block)) in time and memory, forward and backward: it trains on a CPU.
+    flex_sliding_window         PyTorch's FlexAttention: compiled, skips empty blocks. Forward only on a CPU (torch
+                                2.13), so training there falls back to the blocked kernel with a warning.
 
-All take q, k, v of shape (batch, heads, length, head_dim) and return the same shape. Each allows, for the query
-at position i, the keys j with i - window < j ≤ i, plus the first `n_global` keys (global tokens).
+All take and return (batch, heads, length, head_dim); the query at i sees the keys i - window < j ≤ i, plus the
+first `n_global` keys (global tokens).
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 from greenlab.models.attention.patterns import causal, check_mask
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from greenlab.foundations.settings import check_whole
+from greenlab.foundations.validation import check_whole
 
 
 def _distances(query_length: int, key_length: int, device: torch.device | None = None) -> torch.Tensor:
