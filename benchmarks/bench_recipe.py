@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import torch
 
-from greenlab.foundations.data import load_corpus
+from greenlab.foundations.data import Corpus, load_corpus
 from greenlab.training import zoo
 from greenlab.training.train import bfloat16_speedup, text_bits_per_character
 
@@ -58,6 +58,24 @@ def ablation() -> list[tuple[str, str, zoo.Recipe]]:
     return rows
 
 
+def trained_and_measured(recipe: zoo.Recipe, corpus: Corpus) -> tuple[float, dict]:
+    """Train `recipe` from scratch in a folder removed after: its bits/char on the whole validation split, and the
+    training loop's measurement (a ledger row)."""
+    with tempfile.TemporaryDirectory() as folder:
+        trained = zoo.train_recipe(recipe, folder, progress=False)
+    val_ids = torch.tensor(trained.tokenizer.encode(corpus.validation_text))
+    bits = text_bits_per_character(trained.model, val_ids, len(corpus.validation_text), recipe.model.block_size)
+    return bits, trained.history["measurement"]
+
+
+def write_csv(table: list[dict], path: str) -> None:
+    """The table's rows, with its first row's keys as the header."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", help="also write the table to this CSV file")
@@ -65,12 +83,7 @@ def main() -> None:
     corpus = load_corpus()
     table = []
     for change, verdict, recipe in ablation():
-        with tempfile.TemporaryDirectory() as folder:
-            trained = zoo.train_recipe(replace(recipe, name=f"ablation: {change}"), folder, progress=False)
-        val_ids = torch.tensor(trained.tokenizer.encode(corpus.validation_text))
-        bits = text_bits_per_character(trained.model, val_ids, len(corpus.validation_text),
-                                       recipe.model.block_size)
-        m = trained.history["measurement"]
+        bits, m = trained_and_measured(replace(recipe, name=f"ablation: {change}"), corpus)
         row = {"change": change, "verdict": verdict, "bits_per_char": round(bits, 4),
                "training_s": round(m["duration_s"], 1), "energy_j": round(m["energy_j"]),
                "dynamic_j": round(m["dynamic_j"]), "tflops": round(m["flops"] / 1e12, 2)}
@@ -84,10 +97,7 @@ def main() -> None:
           f"(CPU kernels: {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads, bfloat16 "
           f"{bfloat16_speedup():.2f}x float32's speed)")
     if args.csv:
-        with open(args.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
+        write_csv(table, args.csv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ The code behind each chapter (notebooks/NN_*.ipynb; the checks of labs/labNN_*.i
     02 the Transformer      models/ gpt, interop; training/ train, recipes, zoo; foundations/ checkpoints
     03 sparse attention     models/ attention/ (patterns, kernels); experiments/ attention_scaling; measurement/ memory
     04 distillation         training/ distill, compress, cache; experiments/ generation_cost, model_comparison
-    05 energy and carbon    measurement/ energy, grid, counters; experiments/ measuring_well, parallelism; training/ distributed
+    05 energy and carbon    measurement/ energy, uncertainty, grid, counters; experiments/ measuring_well, parallelism, speedrun; training/ distributed
     06 encoder–decoder      foundations/ tasks, metrics; models/ seq2seq; training/ translate
     07 applications         applications/ retrieval, qa, assistant, code_completion, sandbox; foundations/ confinement
     08 responsible AI       models/ text; training/ probe_models; responsible/ bias, memorisation; presentation/ cards

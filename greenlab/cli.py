@@ -1,6 +1,7 @@
 """The `greenlab` command: `greenlab doctor`, `greenlab assign SRC OUT`, `greenlab grade SUBMISSIONS`,
 `greenlab train --recipe NAME --out DIR` (also under torchrun), `greenlab conventions [--fix]`,
-`greenlab report [--quick]`.
+`greenlab report [--quick]`, `greenlab speedrun RECIPE [--target BITS ...] [--entry NAME --leaderboard FILE]` and
+`greenlab speedrun --collect FILE ... --out TABLE [--plot PNG]`.
 
 Ctrl-C ends any command with one line and the shell's code for it, 130, never a traceback: the command's own
 modules, PyTorch among them, are imported inside it, after that guard is in place."""
@@ -79,6 +80,48 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speedrun(args: argparse.Namespace) -> int:
+    from greenlab.experiments import speedrun
+
+    if args.collect:
+        return _collect(args)
+    if args.recipe is None or args.out is not None or args.plot is not None:
+        raise ValueError("give a RECIPE to train, or --collect FILE ... --out TABLE to gather leaderboards")
+    if (args.entry is None) != (args.leaderboard is None):
+        raise ValueError("--entry NAME and --leaderboard FILE go together: the entry's name and the file it joins")
+    targets = args.target or speedrun.DEFAULT_TARGETS
+    if args.leaderboard is not None:
+        speedrun.check_entry(args.leaderboard, args.entry, targets)  # before training, not after
+    result = speedrun.speedrun(args.recipe, targets, args.folder)
+    print(result)
+    if args.leaderboard is not None:
+        speedrun.append_entry(result, args.leaderboard, args.entry)
+        print(f"added the entry {args.entry!r} to {args.leaderboard}")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    """`greenlab speedrun --collect`: a class's leaderboards in one table, its Pareto front, and optionally a plot."""
+    from greenlab.experiments import speedrun
+
+    if any(value is not None for value in (args.recipe, args.target, args.entry, args.leaderboard, args.folder)):
+        raise ValueError("--collect gathers leaderboards: it takes no RECIPE, --target, --entry, --leaderboard or "
+                         "--folder")
+    if args.out is None:
+        raise ValueError("--collect needs --out TABLE.csv, the file for the gathered table")
+    table = speedrun.leaderboard(args.collect)
+    table.to_csv(args.out, index=False)
+    print(f"gathered {len(table)} entries from {len(args.collect)} file(s) into {args.out}")
+    energy = speedrun.hardest_target_energy(table)
+    front = speedrun.pareto(table, energy)
+    names = ", ".join(front.loc[front["pareto"], "entry"].astype(str)) or "none"
+    print(f"Pareto front ({energy} against bits_per_char): {names}")
+    if args.plot:
+        speedrun.plot_leaderboard(table, energy).savefig(args.plot, dpi=120)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="greenlab", description="GreenLab course tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +154,20 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--quick", action="store_true", help="smaller experiments: about 3 minutes on 2 cores")
     report.add_argument("--out", default="greenlab-report", help="folder for report.md and pareto.png")
     report.set_defaults(run=_report)
+    speedrun = commands.add_parser("speedrun", help="train a recipe and say what reaching each quality target cost; "
+                                                    "gather a class's leaderboards")
+    speedrun.add_argument("recipe", nargs="?", help="a course recipe (reference, greener, ...) or a recipe JSON file")
+    speedrun.add_argument("--target", type=float, action="append", metavar="BITS",
+                          help="bits per character on the validation text, repeatable (default: 2.0 and 1.8)")
+    speedrun.add_argument("--folder", metavar="DIR", help="keep the trained model's files here (default: not kept)")
+    speedrun.add_argument("--entry", metavar="NAME", help="the entry's name on the leaderboard (with --leaderboard)")
+    speedrun.add_argument("--leaderboard", metavar="FILE",
+                          help="the leaderboard CSV to add the entry to (created when absent)")
+    speedrun.add_argument("--collect", nargs="+", metavar="FILE", help="leaderboard CSVs to gather into one table")
+    speedrun.add_argument("--out", metavar="TABLE", help="with --collect: the gathered table (CSV)")
+    speedrun.add_argument("--plot", metavar="PNG", help="with --collect: a Pareto plot of the energy to the hardest "
+                                                        "target against the final bits/char")
+    speedrun.set_defaults(run=_speedrun)
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

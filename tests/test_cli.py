@@ -20,6 +20,7 @@ def test_doctor_prints_the_machine(capsys, cache, recwarn):
     for fact in ("torch", "codecarbon", "energy", "offline  True", "cache folder"):
         assert fact in out
     assert "estimated" in out or "measured" in out
+    assert "energy range  CPU " in out and "data/energy_uncertainty.csv" in out  # which range applies here, and why
 
 
 def test_doctor_with_a_bad_setting_prints_every_other_fact_and_fails(capsys, cache, monkeypatch):
@@ -91,7 +92,7 @@ def test_train_writes_a_run_that_its_recipe_json_trains_again(tmp_path, cache, c
 
 def test_train_with_an_unknown_recipe_or_a_bad_config_is_a_message(tmp_path, capsys):
     assert cli.main(["train", "--recipe", "huge", "--out", str(tmp_path)]) == 2
-    assert "greenlab train: unknown model 'huge'; the zoo has: reference, code, tiny, greener, sliding-window" in capsys.readouterr().err
+    assert "greenlab train: unknown model 'huge'; the zoo has: reference, code, tiny, greener, modern, sliding-window" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text('{"name": "x"}')
     assert cli.main(["train", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path)]) == 2
     assert f"greenlab train: --config {tmp_path / 'bad.json'}: not a recipe" in capsys.readouterr().err

@@ -6,6 +6,7 @@
     model_comparison    lighter models against the one they replace: quality beside generation cost (notebook 04)
     measuring_well      idle baseline, repeated runs and their spread, the tracker's overhead (notebook 05)
     parallelism         one training job as threads or as processes, measured alike (notebook 05)
+    speedrun            a recipe trained to quality targets: energy, time and FLOPs to each, and a leaderboard
 
 They live apart from what they measure, so that a tokenizer or a kernel imports no energy tracker, ledger or
 training loop.

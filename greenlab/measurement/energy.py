@@ -3,15 +3,18 @@
     with measure("100 matrix products", count_flops=True) as m:
         for _ in range(100):
             a @ a                      # a = torch.randn(1024, 1024)
-    print(m)   # 100 matrix products: 2.06 s · 32.5 J (static 20.1 J, dynamic 12.5 J) [CPU: estimated (load × TDP 8 W);
-               #   RAM: estimated (memory-size model)] · 3.34 mg CO2eq (USA, 369 g/kWh) · 215 GFLOP
+    print(m)   # 100 matrix products: 2.06 s · 32.5 J (9.11–43.7 J, estimated; static 20.1 J, dynamic 12.5 J)
+               #   [CPU: estimated (load × TDP 8 W); RAM: estimated (memory-size model)] · 3.34 mg CO2eq (USA,
+               #   369 g/kWh) · 215 GFLOP
 
 Energy comes from codecarbon's `OfflineEmissionsTracker`. It *measures* where the hardware exposes counters
 (RAPL on Intel/AMD CPUs, NVML on NVIDIA GPUs) and *estimates* elsewhere — in a VM or a container without
 RAPL it multiplies the CPU load by a TDP from its table (or 4 W per thread). `Measurement.method` says which,
-and every printed figure carries it. Each Measurement also splits its energy in two: the *static* part, charged
-for time alone (codecarbon's RAM model: memory size → constant watts), and the *dynamic* part, which follows the
-work (CPU, GPU). Where the static part is most of the total, compare methods on the dynamic part.
+and every printed figure carries it, with the range the true energy lies in given how it was obtained
+(`greenlab.measurement.uncertainty`); `compare` says whether two figures differ beyond their ranges. Each
+Measurement also splits its energy in two: the *static* part, charged for time alone (codecarbon's RAM model:
+memory size → constant watts), and the *dynamic* part, which follows the work (CPU, GPU). Where the static part is
+most of the total, compare methods on the dynamic part.
 CO2eq = energy × the carbon intensity of the chosen country's grid.
 FLOPs come from PyTorch's `torch.utils.flop_counter` (matrix multiplications, convolutions and fused attention,
 not element-wise ops); it knows the GPU's fused attention kernels, and this module gives it the CPU's.
@@ -34,7 +37,8 @@ from torch.utils.flop_counter import (FlopCounterMode, flop_registry, register_f
                                       sdpa_flop_count)
 
 from greenlab.foundations import settings
-from greenlab.measurement import ledger
+from greenlab.foundations.validation import check_number
+from greenlab.measurement import ledger, uncertainty
 from greenlab.measurement.grid import check_country
 
 JOULES_PER_KWH = ledger.JOULES_PER_KWH
@@ -94,6 +98,25 @@ class Measurement:
             raise ValueError(f"an energy part is one of {', '.join(map(repr, ENERGY_PARTS))}, got {part!r}")
         return self.dynamic_j if part == "dynamic" else self.energy_j
 
+    def reading(self, part: str) -> uncertainty.Reading:
+        """One part's energy split by hardware, with how it was obtained and how long its block lasted: what its
+        range is derived from. Energy the split does not account for counts as obtained in an unknown way."""
+        kwh = {"CPU": self.cpu_kwh, "GPU": self.gpu_kwh} | ({"RAM": self.ram_kwh} if part == "total" else {})
+        joules = {hardware: e * JOULES_PER_KWH for hardware, e in kwh.items()}
+        return uncertainty.Reading.of_parts(self.part_j(part), joules, self.method, self.duration_s)
+
+    def range_j(self, part: str) -> tuple[float, float]:
+        """Low and high joules the true energy of one part ("total" or "dynamic", as in `part_j`) lies between,
+        given how each hardware's energy was obtained and how long the block lasted; NaN without energy."""
+        if not math.isfinite(self.part_j(part)):
+            return math.nan, math.nan
+        return self.reading(part).range_j()
+
+    @property
+    def energy_range_j(self) -> tuple[float, float]:
+        """Low and high joules the true total energy lies between (`range_j("total")`)."""
+        return self.range_j("total")
+
     @property
     def grid_gco2_per_kwh(self) -> float:
         """Carbon intensity used, in gCO2eq/kWh (as codecarbon applied it)."""
@@ -115,7 +138,8 @@ class Measurement:
     def __str__(self) -> str:
         parts = [f"{self.label}: {self.duration_s:.2f} s"]
         if self.available:
-            parts.append(f"{format_energy(self.energy_j)} (static {format_energy(self.static_j)}, dynamic "
+            parts.append(f"{format_energy(self.energy_j)} ({format_energy_range(*self.energy_range_j)}, "
+                         f"{uncertainty.obtained(self.method)}; static {format_energy(self.static_j)}, dynamic "
                          f"{format_energy(self.dynamic_j)}) [{self.method}]")
             parts.append(f"{format_mass(self.co2eq_kg)} CO2eq ({self.country}, {self.grid_gco2_per_kwh:.0f} g/kWh)")
         else:
@@ -155,13 +179,63 @@ class UseCost:
         return self.measurement.part_j(part) / self.uses * 1000
 
 
+def compare(a: Measurement | UseCost, b: Measurement | UseCost, part: str = "total", *, same_machine: bool = True,
+            repeat_spread: float = 0.0) -> uncertainty.Comparison:
+    """Whether a used less energy than b, more, or cannot be told apart beyond the ranges of how each was obtained;
+    per use where a and b are `UseCost`s (e.g. joules per generated token of two blocks of different lengths).
+
+    Two measurements taken by the same method on one machine share its systematic error (a TDP's or the RAM model's
+    bias moves both alike and cancels in their ratio), so their ratio's band comes only from the random part: the
+    tracker's sampling at each block's ends, and ±`repeat_spread`, the relative spread of repeated runs where known
+    (e.g. twice `measuring_well.spread(runs)["cv"]`). Measurements by different methods, or with
+    `same_machine=False` (a Measurement does not record its machine), compare on their full ranges."""
+    for name, cost in (("a", a), ("b", b)):
+        if not isinstance(cost, (Measurement, UseCost)):
+            raise TypeError(f"compare takes two Measurements or two UseCosts, got {name}={cost!r} "
+                            f"({type(cost).__name__})")
+    if type(a) is not type(b):
+        raise TypeError(f"compare takes two of a kind, got a {type(a).__name__} and a {type(b).__name__}")
+    if not isinstance(same_machine, bool):
+        raise TypeError(f"same_machine must be True or False, got {same_machine!r}")
+    check_number("repeat_spread", repeat_spread, at_least=0)
+    per_use = isinstance(a, UseCost)
+    uses = a.uses / b.uses if per_use else 1.0  # a per-use ratio is the blocks' ratio divided by this
+    a, b = (cost.measurement if isinstance(cost, UseCost) else cost for cost in (a, b))
+    for m in (a, b):
+        if not m.available:
+            raise ValueError(f"the run {m.label!r} has no energy measurement ({m.method}): it cannot be compared")
+        if not m.part_j(part) > 0:
+            raise ValueError(f"the run {m.label!r} has no {part} energy ({m.part_j(part):g} J): a ratio needs energy "
+                             f"on both sides")
+    shared_bias = same_machine and a.method == b.method
+    ratio = a.part_j(part) / b.part_j(part) / uses
+    low, high = (bound / uses for bound in uncertainty.ratio_band(a.reading(part), b.reading(part),
+                                                                   shared_bias=shared_bias,
+                                                                   repeat_spread=repeat_spread))
+    verdict = uncertainty.verdict(low, high)
+    basis = ("one machine and method, so only the random part counts" if shared_bias
+             else "different methods or machines, so the full ranges count")
+    what = f"{part} energy per use" if per_use else f"{part} energy"
+    reason = (f"{a.label!r} / {b.label!r}, {what}: {ratio:.2f} ({low:.2f}–{high:.2f}): {verdict}"
+              f"{', the band holds 1' if verdict == uncertainty.VERDICTS[2] else ''} ({basis})")
+    return uncertainty.Comparison(part, ratio, low, high, verdict, reason)
+
+
+def _energy_unit(joules: float) -> tuple[str, float]:
+    """A readable unit for an amount of joules, and the joules in one of it: J, kJ, then kWh."""
+    return ("J", 1.0) if joules < 1e3 else ("kJ", 1e3) if joules < 3.6e5 else ("kWh", JOULES_PER_KWH)
+
+
 def format_energy(joules: float) -> str:
     """Joules with a readable unit: J, kJ, then kWh."""
-    if joules < 1e3:
-        return f"{joules:.3g} J"
-    if joules < 3.6e5:
-        return f"{joules / 1e3:.3g} kJ"
-    return f"{joules / JOULES_PER_KWH:.3g} kWh"
+    unit, size = _energy_unit(joules)
+    return f"{joules / size:.3g} {unit}"
+
+
+def format_energy_range(low: float, high: float) -> str:
+    """A range of joules in the unit of its upper end: "20.1–45.3 J", "0.8–1.2 kJ"."""
+    unit, size = _energy_unit(high)
+    return f"{low / size:.3g}–{high / size:.3g} {unit}"
 
 
 def format_mass(kg: float) -> str:

@@ -24,6 +24,7 @@ import pandas as pd
 from filelock import FileLock
 
 from greenlab.foundations.settings import cache_dir, replaced_whole
+from greenlab.measurement import uncertainty
 
 JOULES_PER_KWH = 3.6e6
 SESSION = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
@@ -200,14 +201,27 @@ def with_energy_parts(runs: pd.DataFrame) -> pd.DataFrame:
                        dynamic_j=(runs["cpu_kwh"] + runs["gpu_kwh"].fillna(0)) * JOULES_PER_KWH)
 
 
+def energy_range(run: object) -> str:
+    """A ledger row's total energy as the range the true energy lies in, given how it was obtained ("20–45")."""
+    parts = {"CPU": run.cpu_kwh * JOULES_PER_KWH, "RAM": run.ram_kwh * JOULES_PER_KWH,
+             "GPU": run.gpu_kwh * JOULES_PER_KWH}
+    if not (isinstance(run.method, str) and run.energy_j > 0):
+        return ""
+    low, high = uncertainty.Reading.of_parts(run.energy_j, parts, run.method, run.duration_s).range_j()
+    return f"{low:.3g}–{high:.3g}"
+
+
 def table(this_session: bool = False, last: int | None = None) -> pd.DataFrame:
-    """A readable table of the ledger: time, energy (J), CO2eq (g), GFLOP and the method, one row a run."""
+    """A readable table of the ledger: time, energy (J) and the range it lies in, CO2eq (g), GFLOP and the method,
+    one row a run."""
     runs = load()
     if this_session:
         runs = runs[runs["session"] == SESSION]
     if last is not None:
         runs = runs.tail(last)
-    shown = with_energy_parts(runs)[list(SHOWN)]
+    runs = with_energy_parts(runs)
+    shown = runs[list(SHOWN)].copy()
+    shown.insert(list(SHOWN).index("energy_j") + 1, "range (J)", [energy_range(run) for run in runs.itertuples()])
     shown["co2eq_kg"] = shown["co2eq_kg"] * 1000
     shown["flops"] = shown["flops"] / 1e9
     return shown.rename(columns=SHOWN).reset_index(drop=True)

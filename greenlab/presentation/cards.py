@@ -19,7 +19,8 @@ import torch
 from huggingface_hub import DatasetCard, DatasetCardData, ModelCard, ModelCardData
 
 from greenlab.foundations.data import Corpus
-from greenlab.measurement.energy import Measurement, format_energy
+from greenlab.measurement.energy import Measurement, format_energy, format_energy_range
+from greenlab.measurement.uncertainty import obtained
 from greenlab.foundations.validation import check_number
 from greenlab.training.zoo import Pretrained
 
@@ -121,7 +122,8 @@ def model_card(pretrained: Pretrained, findings: list[str] | None = None, hardwa
         findings=_bullets(findings) if findings else "No probes were run for this card.",
         training_cost=_bullets([
             f"{measurement.duration_s:.0f} s; {format_energy(measurement.energy_j)} "
-            f"(static {format_energy(measurement.static_j)}, dynamic {format_energy(measurement.dynamic_j)}); "
+            f"({format_energy_range(*measurement.energy_range_j)}, {obtained(measurement.method)}; static "
+            f"{format_energy(measurement.static_j)}, dynamic {format_energy(measurement.dynamic_j)}); "
             f"{measurement.co2eq_kg * 1000:.3f} g CO2eq at {measurement.grid_gco2_per_kwh:.0f} gCO2eq/kWh "
             f"({measurement.country})",
             f"method: {measurement.method}",

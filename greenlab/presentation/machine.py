@@ -15,6 +15,7 @@ import torch
 
 from greenlab.foundations import settings
 from greenlab.measurement.counters import energy_counters, energy_sensor
+from greenlab.measurement.uncertainty import describe
 
 PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "codecarbon", "safetensors", "ipywidgets")
 CONSTRAINTS = settings.ROOT / "constraints.txt"  # every package but torch, at the newest version the test run used
@@ -143,6 +144,8 @@ def machine_facts() -> dict[str, str]:
     except (ValueError, OSError) as error:
         facts["energy counters"] = f"ERROR: {error}"
     facts["energy"] = _fact(energy_sensor)
+    facts["energy range"] = ("unknown: the energy sensor could not be probed" if facts["energy"].startswith("ERROR")
+                             else describe(facts["energy"]))
     facts["grid (country)"] = _fact(settings.country)
     facts["offline"] = _fact(lambda: str(settings.is_offline()))
     facts["cache folder"] = _fact(lambda: str(settings.cache_dir()))

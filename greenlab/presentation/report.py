@@ -151,11 +151,13 @@ def course_footprint() -> str:
         return "The test run (`make test`) has not measured the notebooks on this machine yet."
     runs = ledger.with_energy_parts(runs)
     shown = runs[["label", "duration_s", "energy_j", "static_j", "dynamic_j", "co2eq_kg", "method"]].copy()
+    shown.insert(3, "range", [ledger.energy_range(run) for run in runs.itertuples()])
     shown["co2eq_kg"] *= 1000
-    shown.columns = ["notebook", "time (s)", "energy (J)", "static (J)", "dynamic (J)", "CO2eq (g)",
+    shown.columns = ["notebook", "time (s)", "energy (J)", "range (J)", "static (J)", "dynamic (J)", "CO2eq (g)",
                      "how energy was obtained"]
     return (f"Running every notebook and lab once, as measured by the last test run: "
-            f"{runs['energy_j'].sum() / 1000:.1f} kJ (static {runs['static_j'].sum() / 1000:.1f} kJ: the RAM model, "
+            f"{runs['energy_j'].sum() / 1000:.1f} kJ (each row's range, given how its energy was obtained, is in "
+            f"the table; static {runs['static_j'].sum() / 1000:.1f} kJ: the RAM model, "
             f"charged for time; dynamic {runs['dynamic_j'].sum() / 1000:.1f} kJ: CPU and GPU, which follow the work), "
             f"{runs['co2eq_kg'].sum() * 1000:.2f} g CO2eq.\n\n" + shown.to_markdown(index=False, floatfmt=".3g"))
 

@@ -23,7 +23,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,9 +42,11 @@ UNREADABLE = (CheckpointError, ValueError, KeyError, TypeError, OSError)  # what
 
 
 def _plain(value: object) -> object:
-    """`value` with its dataclasses as dicts, for hashing as JSON."""
+    """`value` with its dataclasses as dicts, for hashing as JSON: a dataclass's own `to_dict` where it has one (a
+    GPTConfig leaves out options at their defaults, so that older keys hash as before), else its fields, a nested
+    dataclass being made plain in its turn."""
     if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
+        return value.to_dict() if hasattr(value, "to_dict") else {f.name: getattr(value, f.name) for f in fields(value)}
     raise TypeError(f"a run's key holds {type(value).__name__!r}, which is not JSON: use str, numbers, lists, dicts "
                     f"and dataclasses")
 

@@ -7,7 +7,9 @@ chooses. The zoo (`greenlab.training.zoo`) trains a recipe once and keeps the re
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -61,6 +63,18 @@ class Recipe:
         except (KeyError, TypeError) as error:
             raise ValueError(f"not a recipe ({type(error).__name__}: {error}); expected the fields "
                              f"{', '.join(cls.__dataclass_fields__)}, with model and training as dicts") from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Recipe":
+        """A recipe from a JSON file: its `dataclasses.asdict` form, or a whole `recipe.json` as training writes it;
+        a ValueError starts with the file's path and says what is wrong."""
+        try:
+            content = json.loads(Path(path).read_text(encoding="utf-8"))
+            if isinstance(content, dict) and "recipe" in content:  # a whole recipe.json
+                content = content["recipe"]
+            return cls.from_dict(content)
+        except (ValueError, RecursionError) as error:
+            raise ValueError(f"{path}: {error}") from None
 
     def training_flops(self) -> int:
         """The matrix-multiply FLOPs of the whole training run: forward and backward, every token of every step."""
@@ -122,6 +136,11 @@ _GREENER = replace(  # notebook 05: the reference recipe with what lowered bits/
     training=replace(_REFERENCE_TRAINING, precision="auto", optimizer="muon", learning_rate=2e-3,
                      min_learning_rate=2e-4, weight_decay=1.0, steps=900))
 RECIPES["greener"] = {"cpu": _GREENER, "gpu": _GREENER}  # sized for 2 CPU cores, like the lesson it belongs to
+_MODERN = replace(  # notebook 05, section 9: the greener recipe with Llama's block instead of GPT-2's
+    _GREENER, name="modern", description=f"{_GREENER.description}; Llama's block: RMSNorm, rotary positions, a "
+                                         f"SwiGLU MLP, no biases",
+    model=replace(_GREENER.model, norm="rmsnorm", positions="rope", mlp="swiglu", bias=False))
+RECIPES["modern"] = {"cpu": _MODERN, "gpu": _MODERN}
 RECIPES["sliding-window"] = {  # the same recipe, but each token sees only the last quarter of the context
     size: replace(r, name="sliding-window", description=f"{r.description}; sliding-window attention over "
                                                         f"{r.model.block_size // 4} tokens (blocked kernel)",

@@ -214,12 +214,9 @@ def _train_command(args: argparse.Namespace) -> int:
     """Train the recipe the options name into --out, as this process's part of the job; 130 on Ctrl-C."""
     if args.config:
         try:
-            content = json.loads(Path(args.config).read_text(encoding="utf-8"))
-            if isinstance(content, dict) and "recipe" in content:  # a whole recipe.json
-                content = content["recipe"]
-            chosen = Recipe.from_dict(content)
-        except (ValueError, RecursionError) as error:
-            raise ValueError(f"--config {args.config}: {error}") from None
+            chosen = Recipe.from_file(args.config)
+        except ValueError as error:
+            raise ValueError(f"--config {error}") from None
     else:
         chosen = recipe(args.recipe)
     if args.steps is not None:  # the recipe's warmup, or a tenth of the steps when that is too long

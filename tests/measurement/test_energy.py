@@ -22,6 +22,9 @@ def test_measure_gives_time_energy_co2_and_the_method(cache):
     text = str(m)
     assert energy.Measurement.from_row(m.as_row()) == m
     assert m.method in text and "CO2eq" in text and "MFLOP" in text
+    low, high = m.energy_range_j
+    assert 0 <= low <= m.energy_j <= high
+    assert f"{energy.format_energy(m.energy_j)} ({energy.format_energy_range(low, high)}, " in text
 
 
 def test_grid_intensity_is_the_one_applied(cache):
@@ -128,6 +131,17 @@ def test_static_and_dynamic_parts_add_up_to_the_total():
     assert math.isclose(m.part_j("dynamic"), 10) and math.isclose(m.part_j("total"), 30)
     with pytest.raises(ValueError, match="an energy part is one of 'total', 'dynamic', got 'static'"):
         m.part_j("static")
+
+
+def test_a_measurement_prints_the_range_of_its_energy_and_how_it_was_obtained():
+    method = "CPU: estimated (load × TDP 8 W); RAM: estimated (memory-size model)"
+    m = energy.Measurement("serve", "USA", duration_s=4.0, energy_kwh=32.5 / 3.6e6, cpu_kwh=12.5 / 3.6e6,
+                           ram_kwh=20 / 3.6e6, gpu_kwh=0.0, co2eq_kg=1e-5, method=method, available=True)
+    # CPU 12.5 J ± 40 %, RAM 20 J -70 %..+25 %, then the sampling of a 4 s block: one second too many, 0.05 s too few
+    assert m.energy_range_j == pytest.approx(((7.5 + 6) * (1 - 1 / 5), (17.5 + 25) * (1 + 0.05 / 3.95)))
+    assert str(m) == (f"serve: 4.00 s · 32.5 J (10.8–43 J, estimated; static 20 J, dynamic 12.5 J) [{method}] · "
+                      f"10 mg CO2eq (USA, 1108 g/kWh)")
+    assert energy.format_energy_range(800, 1234) == "0.8–1.23 kJ"
 
 
 def test_a_use_cost_is_the_measured_block_per_use():

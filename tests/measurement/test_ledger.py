@@ -28,6 +28,16 @@ def test_record_and_table(cache):
     assert ledger.table(last=1)["run"].tolist() == ["second"]
 
 
+def test_the_table_gives_each_runs_range_as_its_measurement_does(cache):
+    method = "CPU: estimated (load × TDP 8 W); RAM: estimated (memory-size model)"
+    row = _row("estimated", method=method, duration_s=4.0, country="USA")
+    ledger.record(row)
+    ledger.record(_row("no energy", method="CPU: estimated", energy_j=0.0, energy_kwh=0.0))
+    low, high = energy.Measurement.from_row(row).energy_range_j
+    assert ledger.table()["range (J)"].tolist() == [f"{low:.3g}–{high:.3g}", ""]
+    assert list(ledger.table().columns[1:4]) == ["time (s)", "energy (J)", "range (J)"]
+
+
 def test_other_sessions_are_filtered(cache):
     ledger.record(_row("mine"))
     with ledger.ledger_path().open("a") as f:

@@ -3,7 +3,7 @@ from huggingface_hub import DatasetCard, ModelCard
 
 from greenlab.measurement import ledger
 from greenlab.foundations.data import load_corpus
-from greenlab.measurement.energy import Measurement
+from greenlab.measurement.energy import Measurement, format_energy_range
 from greenlab.presentation import cards
 from greenlab.training import zoo
 
@@ -21,6 +21,8 @@ def test_the_model_card_metadata_parses_and_matches_the_ledger_row(tiny):
     assert parsed.license == "mit" and parsed.model_name == f"greenlab-{pretrained.recipe.name}"
     assert "- a finding" in card.text and row["method"] in card.text
     assert pretrained.recipe.fingerprint() in card.text
+    measurement = Measurement.from_row(pretrained.history["measurement"])
+    assert f"({format_energy_range(*measurement.energy_range_j)}, estimated; static" in card.text
 
 
 def test_a_card_without_findings_says_so(tiny):

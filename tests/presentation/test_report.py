@@ -42,6 +42,9 @@ def test_the_report_runs_every_experiment_and_writes_markdown(tiny, tmp_path):
                     "## The course's own footprint"):
         assert heading in text
     assert "**How energy was obtained here:**" in text and "0.1 kJ" in text
+    notebook = ledger.load().query("label == 'notebook: 00_intro.ipynb'").iloc[-1]
+    footprint = table_after("## The course's own footprint", text)
+    assert footprint["notebook: 00_intro.ipynb"]["range (J)"] == ledger.energy_range(notebook)  # a method it does not know: half to twice
     assert (tmp_path / "out" / "pareto.png").stat().st_size > 1000
     assert {"teacher (reference)", "student: scratch", "teacher int8"} <= set(ledger.models()["model"])
 

@@ -269,3 +269,16 @@ def test_two_processes_asking_at_once_train_the_model_once(tiny, cache):
         asker.join(timeout=120)
     assert [asker.exitcode for asker in askers] == [0, 0]
     assert (ledger.load()["label"] == "zoo: train tiny (cpu)").sum() == 1
+
+
+def test_the_modern_recipe_is_the_greener_one_with_the_benchmarks_llama_block(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # bench_modern imports bench_recipe beside it
+    spec = importlib.util.spec_from_file_location("bench_modern", ROOT / "benchmarks" / "bench_modern.py")
+    bench_modern = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_modern)
+    greener, modern = zoo.recipe("greener"), zoo.recipe("modern")
+    assert modern.model == replace(greener.model, **bench_modern.LLAMA) and modern.training == greener.training
+    shipped = pd.read_csv(ROOT / "data" / "modern_block_ablation.csv")
+    assert list(dict.fromkeys(shipped.change)) == list(bench_modern.CHANGES)  # the notebook reads every row
+    assert {change for change, runs in shipped.groupby("change").size().items() if runs > 1} == \
+        set(bench_modern.REPEATED)
