@@ -180,8 +180,9 @@ def speedrun(recipe: Recipe | str | Path | Callable[[], Recipe], targets: Iterab
 
     A target is reached at the first validation point whose estimate is at or below it: the evaluation batches'
     loss, val_loss / ln 2 × validation tokens / validation characters, scaled so that the last point's estimate is
-    the final bits/char, measured exactly on the whole validation text (the batches' tokens see shorter contexts on
-    average than the whole text's, which costs them bits; the scale assumes that gap keeps its proportion). The energy to a target is the run's prorated by time, its
+    the final bits/char, measured exactly on the whole validation text (the batches are a sample of the text, read
+    with shorter contexts on average, so their estimate is off by a few hundredths either way; the scale assumes
+    that the gap keeps its proportion through training). The energy to a target is the run's prorated by time, its
     FLOPs by steps: the tracker reads the energy once per run. Bad targets or recipes are refused before training."""
     chosen, checked = resolve_recipe(recipe), checked_targets(targets)
     if folder is None:
